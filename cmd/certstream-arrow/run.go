@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/schema"
+	"github.com/certstream-arrow/certstream-arrow/stream"
+)
+
+// RunCmd archives a CertStream server. Its flag names and short forms match
+// the original Rust tool's (-u, -o, -b).
+type RunCmd struct {
+	URL           string        `short:"u" default:"wss://certstream.calidog.io" help:"CertStream server URL, ws:// or wss://."`
+	Output        string        `short:"o" default:"data" help:"Dataset root directory, created if missing. It holds one hour=YYYY-MM-DDTHH directory per UTC hour of .feather files."`
+	BufferSize    int           `short:"b" default:"1000" help:"Certificates per record batch (1 to 100000)."`
+	FlushInterval time.Duration `default:"10s" help:"Longest a partly filled batch waits in memory before it is written to its file."`
+	RotateRows    int64         `default:"500000" help:"Publish an open file once it holds this many rows (0: no limit)."`
+	RotateBytes   ByteSize      `default:"256MiB" help:"Publish an open file once it reaches this size (0: no limit)."`
+	RotateAge     time.Duration `default:"5m" help:"Publish an open file once it has been open this long (0: only at the end of its hour)."`
+	PartitionBy   string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
+
+	Header          []string      `sep:"none" placeholder:"'NAME: VALUE'" help:"Extra HTTP header for the WebSocket handshake, e.g. 'Authorization: Bearer TOKEN'. Repeatable."`
+	QueueSize       int           `default:"4096" help:"Frames the socket reader may queue ahead of decoding and writing (1 to 1000000)."`
+	PingInterval    time.Duration `default:"20s" help:"Send a WebSocket ping this often."`
+	StallTimeout    time.Duration `default:"75s" help:"Reconnect when the connection delivers nothing (no message, no pong) for this long."`
+	MaxRetries      int           `default:"0" help:"Give up after this many consecutive failed connection attempts (0: retry forever)."`
+	MaxMessageBytes ByteSize      `default:"16MiB" help:"Largest WebSocket message accepted; a larger one drops the connection (close 1009) and is counted."`
+	StatsInterval   time.Duration `default:"60s" help:"Log a stats line this often (0: never)."`
+}
+
+// Validate checks flag values before anything starts.
+func (r *RunCmd) Validate() error {
+	if err := stream.CheckURL(r.URL); err != nil {
+		return fmt.Errorf("--url: %w", err)
+	}
+	if err := checkOutput(r.Output); err != nil {
+		return err
+	}
+	if _, err := r.headers(); err != nil {
+		return err
+	}
+	checks := []struct {
+		ok  bool
+		msg string
+	}{
+		{r.BufferSize >= 1 && r.BufferSize <= 100_000, "--buffer-size must be between 1 and 100000"},
+		{r.FlushInterval >= 10*time.Millisecond && r.FlushInterval <= time.Hour, "--flush-interval must be between 10ms and 1h"},
+		{r.RotateRows >= 0, "--rotate-rows must not be negative"},
+		{r.RotateAge >= 0, "--rotate-age must not be negative"},
+		{r.QueueSize >= 1 && r.QueueSize <= 1_000_000, "--queue-size must be between 1 and 1000000"},
+		{r.PingInterval >= 100*time.Millisecond, "--ping-interval must be at least 100ms"},
+		{r.StallTimeout > r.PingInterval, "--stall-timeout must be longer than --ping-interval"},
+		{r.MaxRetries >= 0, "--max-retries must not be negative"},
+		{r.MaxMessageBytes >= 1<<10, "--max-message-bytes must be at least 1KiB"},
+		{r.StatsInterval >= 0, "--stats-interval must not be negative"},
+	}
+	for _, c := range checks {
+		if !c.ok {
+			return errors.New(c.msg)
+		}
+	}
+	return nil
+}
+
+func checkOutput(out string) error {
+	switch {
+	case strings.TrimSpace(out) == "":
+		return errors.New("--output must name a directory")
+	case strings.ContainsRune(out, 0):
+		return errors.New("--output contains a NUL byte")
+	case strings.EqualFold(filepath.Ext(out), archive.Ext):
+		return fmt.Errorf("--output %q looks like a single file: it is the dataset root directory, "+
+			"which gets one hour=YYYY-MM-DDTHH directory per UTC hour holding many .feather files "+
+			"(read them all with read_arrow('%s/*/*.feather'))", out, strings.TrimSuffix(out, filepath.Ext(out)))
+	}
+	return nil
+}
+
+func (r *RunCmd) headers() (http.Header, error) {
+	h := http.Header{}
+	for _, kv := range r.Header {
+		name, value, ok := strings.Cut(kv, ":")
+		name = strings.TrimSpace(name)
+		if !ok || name == "" || strings.ContainsAny(name, " \t\r\n") || strings.ContainsAny(value, "\r\n") {
+			return nil, fmt.Errorf("--header %q: want 'Name: value'", kv)
+		}
+		h.Add(name, strings.TrimSpace(value))
+	}
+	return h, nil
+}
+
+// Run archives until ctx is cancelled, then writes every buffered row and
+// publishes every open file.
+func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
+	header, err := r.headers()
+	if err != nil {
+		return err
+	}
+	ver := programVersion()
+	ds, err := archive.Open(archive.Options{
+		Root:          r.Output,
+		Schema:        schema.New(ver),
+		BatchRows:     r.BufferSize,
+		FlushInterval: r.FlushInterval,
+		RotateRows:    r.RotateRows,
+		RotateBytes:   int64(r.RotateBytes),
+		RotateAge:     r.RotateAge,
+		PartitionBy:   map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen}[r.PartitionBy],
+		Logger:        log.With("component", "archive"),
+	})
+	if err != nil {
+		return err
+	}
+	client, err := stream.NewClient(stream.Config{
+		URL:             r.URL,
+		Header:          header,
+		UserAgent:       "certstream-arrow/" + ver,
+		PingInterval:    r.PingInterval,
+		StallTimeout:    r.StallTimeout,
+		MaxMessageBytes: int64(r.MaxMessageBytes),
+		MaxRetries:      r.MaxRetries,
+		Logger:          log.With("component", "stream"),
+	})
+	if err != nil {
+		return err
+	}
+	log.Info("archiving", "url", r.URL, "output", ds.Root(), "partition_by", r.PartitionBy, "version", ver)
+	p := &pipeline{log: log, client: client, ds: ds, queue: r.QueueSize, flushEvery: r.FlushInterval, statsEvery: r.StatsInterval}
+	return p.run(ctx)
+}

@@ -1,0 +1,134 @@
+package schema
+
+import (
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/certstream-arrow/certstream-arrow/stream"
+)
+
+// Builder accumulates rows, one per archived stream.Update, and cuts them
+// into record batches. Its column builders are reused from one batch to the
+// next. A Builder is not safe for concurrent use; Release it when done.
+type Builder struct {
+	rb   *array.RecordBuilder
+	rows int
+
+	strs    [numColumns]*array.BinaryBuilder // string and binary columns, nil elsewhere
+	times   [numColumns]*array.TimestampBuilder
+	index   *array.Int64Builder
+	isCA    *array.BooleanBuilder
+	domains *array.ListBuilder
+	chain   *array.ListBuilder
+}
+
+// NewBuilder returns a Builder for schema s, which must come from New.
+func NewBuilder(mem memory.Allocator, s *arrow.Schema) *Builder {
+	b := &Builder{rb: array.NewRecordBuilder(mem, s)}
+	for i, f := range b.rb.Fields() {
+		switch fb := f.(type) {
+		case *array.StringBuilder:
+			b.strs[i] = fb.BinaryBuilder
+		case *array.BinaryBuilder:
+			b.strs[i] = fb
+		case *array.TimestampBuilder:
+			b.times[i] = fb
+		}
+	}
+	b.index = b.rb.Field(colCertIndex).(*array.Int64Builder)
+	b.isCA = b.rb.Field(colIsCA).(*array.BooleanBuilder)
+	b.domains = b.rb.Field(colDomains).(*array.ListBuilder)
+	b.chain = b.rb.Field(colChainSubjects).(*array.ListBuilder)
+	return b
+}
+
+// Len returns the number of rows appended since the last NewRecordBatch.
+func (b *Builder) Len() int { return b.rows }
+
+// Append adds u as one row. Heartbeats must not be appended. Every field that
+// u leaves null is null in the row; nothing in u can make Append fail.
+func (b *Builder) Append(u *stream.Update) {
+	b.rows++
+	b.appendTime(colSeen, u.Seen)
+	b.appendTime(colReceivedAt, u.ReceivedAt)
+	b.appendStr(colUpdateType, u.UpdateType)
+	if u.HasCertIndex {
+		b.index.Append(u.CertIndex)
+	} else {
+		b.index.AppendNull()
+	}
+	b.appendStr(colCertLink, u.CertLink)
+	b.appendStr(colSourceURL, u.SourceURL)
+	b.appendStr(colSourceName, u.SourceName)
+	appendList(b.domains, u.Domains)
+	b.appendStr(colSubject, u.Subject)
+	b.appendStr(colSubjectCN, u.SubjectCN)
+	b.appendStr(colSubjectO, u.SubjectO)
+	b.appendStr(colIssuer, u.Issuer)
+	b.appendStr(colIssuerCN, u.IssuerCN)
+	b.appendStr(colIssuerO, u.IssuerO)
+	b.appendTime(colNotBefore, u.NotBefore)
+	b.appendTime(colNotAfter, u.NotAfter)
+	b.appendStr(colSerial, u.Serial)
+	b.appendStr(colFingerprint, u.SHA1)
+	b.appendStr(colSHA256, u.SHA256)
+	b.appendStr(colSigAlg, u.SigAlg)
+	switch u.IsCA {
+	case stream.BoolTrue:
+		b.isCA.Append(true)
+	case stream.BoolFalse:
+		b.isCA.Append(false)
+	default:
+		b.isCA.AppendNull()
+	}
+	b.appendStr(colDER, u.DER)
+	appendList(b.chain, u.ChainNames)
+	b.appendTime(colSubmittedAt, u.SubmittedAt)
+}
+
+// NewRecordBatch returns the rows appended so far as a record batch and
+// resets the Builder. The caller releases the batch.
+func (b *Builder) NewRecordBatch() arrow.RecordBatch {
+	b.rows = 0
+	return b.rb.NewRecordBatch()
+}
+
+// Release frees the Builder's buffers.
+func (b *Builder) Release() { b.rb.Release() }
+
+func (b *Builder) appendStr(col int, v []byte) {
+	if v == nil {
+		b.strs[col].AppendNull()
+		return
+	}
+	b.strs[col].Append(v)
+}
+
+// appendTime appends t in the column's unit; the zero time is null.
+func (b *Builder) appendTime(col int, t time.Time) {
+	tb := b.times[col]
+	if t.IsZero() {
+		tb.AppendNull()
+		return
+	}
+	if tb.Type().(*arrow.TimestampType).Unit == arrow.Second {
+		tb.Append(arrow.Timestamp(t.Unix()))
+		return
+	}
+	tb.Append(arrow.Timestamp(t.UnixMicro()))
+}
+
+func appendList(lb *array.ListBuilder, items [][]byte) {
+	if items == nil {
+		lb.AppendNull()
+		return
+	}
+	lb.Append(true)
+	vb := lb.ValueBuilder().(*array.StringBuilder).BinaryBuilder
+	for _, s := range items {
+		vb.Append(s)
+	}
+}

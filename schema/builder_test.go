@@ -1,0 +1,203 @@
+package schema_test
+
+import (
+	"testing"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+
+	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
+	"github.com/certstream-arrow/certstream-arrow/schema"
+	"github.com/certstream-arrow/certstream-arrow/stream"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
+)
+
+var received = time.Date(2026, 11, 24, 13, 5, 0, 123456000, time.UTC)
+
+// build decodes msgs and returns the rows of one record batch built from
+// them, checking that no Arrow buffer leaks.
+func build(t *testing.T, msgs ...[]byte) []archivetest.Row {
+	t.Helper()
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := schema.NewBuilder(mem, schema.New("test"))
+	defer b.Release()
+	var dec stream.Decoder
+	for _, m := range msgs {
+		u, err := dec.Decode(m)
+		if err != nil {
+			t.Fatalf("decode %.200s: %v", m, err)
+		}
+		if u.Kind == stream.KindHeartbeat {
+			continue
+		}
+		u.ReceivedAt = received
+		b.Append(u)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	return archivetest.Rows(rec)
+}
+
+func expect(t *testing.T, msgs ...[]byte) []archivetest.Row {
+	t.Helper()
+	var rows []archivetest.Row
+	for _, m := range msgs {
+		if row, ok := archivetest.Expect(m); ok {
+			row["received_at"] = received
+			rows = append(rows, row)
+		}
+	}
+	return rows
+}
+
+// Every recorded message, from every server dialect, maps to the row an
+// independent encoding/json reading of it predicts.
+func TestRecordedDialects(t *testing.T) {
+	for _, rec := range streamtest.LoadRecorded(t) {
+		t.Run(rec.Name, func(t *testing.T) {
+			archivetest.SameRows(t, build(t, rec.Data), expect(t, rec.Data))
+		})
+	}
+}
+
+func TestGeneratedStreams(t *testing.T) {
+	for _, kind := range []streamtest.StreamKind{streamtest.Lite, streamtest.Full, streamtest.DomainsOnly} {
+		t.Run(string(kind), func(t *testing.T) {
+			g := streamtest.NewGenerator(streamtest.GenOptions{Kind: kind, Seed: 7})
+			msgs := make([][]byte, 3000)
+			for i := range msgs {
+				msgs[i] = g.Next()
+			}
+			got := build(t, msgs...)
+			if len(got) != len(msgs) {
+				t.Fatalf("%d rows from %d messages", len(got), len(msgs))
+			}
+			archivetest.SameRows(t, got, expect(t, msgs...))
+		})
+	}
+}
+
+// Odd but legal shapes: each yields a row with nulls where the value was
+// missing, never a dropped row.
+func TestOddShapes(t *testing.T) {
+	tests := []struct {
+		name  string
+		msg   string
+		check func(t *testing.T, r archivetest.Row)
+	}{
+		{"nulls everywhere", `{"message_type":"certificate_update","data":{"update_type":null,"leaf_cert":{"subject":null,"issuer":{"CN":null},"all_domains":null,"not_before":null,"not_after":null,"is_ca":null,"as_der":null},"cert_index":null,"seen":null,"source":null,"chain":null}}`,
+			func(t *testing.T, r archivetest.Row) {
+				for col, v := range r {
+					if col != "received_at" && v != nil {
+						t.Errorf("%s = %v, want null", col, v)
+					}
+				}
+			}},
+		{"empty leaf", `{"message_type":"certificate_update","data":{"leaf_cert":{}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["domains"] != nil || r["received_at"] != received {
+					t.Errorf("row %v", r)
+				}
+			}},
+		{"no_expiration and float times", `{"message_type":"certificate_update","data":{"seen":1509912803.959279,"leaf_cert":{"not_before":1509912000.0,"not_after":"no_expiration"}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				want := time.Date(2017, 11, 5, 20, 13, 23, 959279000, time.UTC)
+				if r["seen"] != want || r["not_after"] != nil || r["not_before"] != time.Unix(1509912000, 0).UTC() {
+					t.Errorf("seen %v not_before %v not_after %v", r["seen"], r["not_before"], r["not_after"])
+				}
+			}},
+		{"cert_index 0 and seen in 1970", `{"message_type":"certificate_update","data":{"cert_index":0,"seen":1,"leaf_cert":{"all_domains":[]}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["cert_index"] != int64(0) || r["seen"] != time.Unix(1, 0).UTC() || len(r["domains"].([]string)) != 0 {
+					t.Errorf("row %v", r)
+				}
+			}},
+		{"unicode, IDN and control characters", `{"message_type":"certificate_update","data":{"leaf_cert":{"subject":{"CN":"b\u00fccher.example\u0007\n"},"all_domains":["xn--bcher-kva.example","bücher.example","tab\there"]}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["subject_cn"] != "bücher.example\a\n" || r["domains"].([]string)[2] != "tab\there" {
+					t.Errorf("subject_cn %q domains %q", r["subject_cn"], r["domains"])
+				}
+			}},
+		{"invalid UTF-8 is repaired", "{\"message_type\":\"certificate_update\",\"data\":{\"leaf_cert\":{\"subject\":{\"CN\":\"a\xffb\"}}}}",
+			func(t *testing.T, r archivetest.Row) {
+				if r["subject_cn"] != "a\uFFFDb" {
+					t.Errorf("subject_cn %q", r["subject_cn"])
+				}
+			}},
+		{"null names inside all_domains are dropped", `{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":["a.example",null,"b.example"]}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if d := r["domains"].([]string); len(d) != 2 || d[1] != "b.example" {
+					t.Errorf("domains %q", d)
+				}
+			}},
+		{"placeholder DER is null, sha256 stays null", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"::BASE64_DER_CERT::"}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["as_der"] != nil || r["sha256"] != nil {
+					t.Errorf("as_der %v sha256 %v", r["as_der"], r["sha256"])
+				}
+			}},
+		{"DER gives sha256", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"aGVsbG8="}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				const want = "2C:F2:4D:BA:5F:B0:A3:0E:26:E8:3B:2A:C5:B9:E2:9E:1B:16:1E:5C:1F:A7:42:5E:73:04:33:62:93:8B:98:24"
+				if string(r["as_der"].([]byte)) != "hello" || r["sha256"] != want {
+					t.Errorf("as_der %q sha256 %v", r["as_der"], r["sha256"])
+				}
+			}},
+		{"is_ca from basicConstraints", `{"message_type":"certificate_update","data":{"leaf_cert":{"extensions":{"basicConstraints":"CA:TRUE, pathlen:0"}}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["is_ca"] != true {
+					t.Errorf("is_ca %v", r["is_ca"])
+				}
+			}},
+		{"certificate valid until 9999", `{"message_type":"certificate_update","data":{"leaf_cert":{"not_after":253402300799}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["not_after"] != time.Date(9999, 12, 31, 23, 59, 59, 0, time.UTC) {
+					t.Errorf("not_after %v", r["not_after"])
+				}
+			}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rows := build(t, []byte(tt.msg))
+			if len(rows) != 1 {
+				t.Fatalf("%d rows, want 1", len(rows))
+			}
+			tt.check(t, rows[0])
+		})
+	}
+}
+
+func TestLargeSANList(t *testing.T) {
+	names := make([]byte, 0, 1<<20)
+	names = append(names, `{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":[`...)
+	for i := range 5000 {
+		if i > 0 {
+			names = append(names, ',')
+		}
+		names = append(names, []byte(`"host`+string(rune('a'+i%26))+`.example.com"`)...)
+	}
+	names = append(names, "]}}}"...)
+	rows := build(t, names)
+	if got := len(rows[0]["domains"].([]string)); got != 5000 {
+		t.Fatalf("%d domains, want 5000", got)
+	}
+}
+
+func TestSchemaMetadataAndTypes(t *testing.T) {
+	s := schema.New("v1.2.3")
+	md := s.Metadata()
+	if v, _ := md.GetValue(schema.MetaSchemaVersion); v != schema.Version {
+		t.Errorf("schema version %q", v)
+	}
+	if v, _ := md.GetValue(schema.MetaProgramVersion); v != "v1.2.3" {
+		t.Errorf("program version %q", v)
+	}
+	for _, f := range s.Fields() {
+		switch f.Type.ID() {
+		case arrow.DICTIONARY, arrow.STRING_VIEW, arrow.BINARY_VIEW, arrow.LIST_VIEW, arrow.LARGE_LIST_VIEW, arrow.EXTENSION:
+			t.Errorf("column %s has type %s, which DuckDB's nanoarrow reader rejects", f.Name, f.Type)
+		}
+	}
+}
