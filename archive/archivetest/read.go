@@ -179,3 +179,13 @@ func value(col arrow.Array, i int) any {
 func Time(sec float64, unit time.Duration) time.Time {
 	return time.UnixMicro(int64(math.Round(sec * 1e6))).UTC().Truncate(unit)
 }
+
+// ReadPartialStream reads the complete batches of a file that may still be
+// open or torn (a temporary file), as an IPC stream from byte 8.
+func ReadPartialStream(path string) ([]Row, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil || len(raw) < 8 {
+		return nil, fmt.Errorf("read %s: %d bytes, %v", path, len(raw), err)
+	}
+	return readIPCStream(raw[8:], memory.NewGoAllocator())
+}
