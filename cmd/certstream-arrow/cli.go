@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"runtime/debug"
 
 	"github.com/alecthomas/kong"
@@ -29,7 +28,6 @@ func (c *CLI) options() []kong.Option {
 			"Every flag can also be set from the environment variable shown beside it."),
 		kong.DefaultEnvars("CERTSTREAM_ARROW"),
 		kong.Vars{"version": programVersion()},
-		kong.BindTo(context.Background(), (*context.Context)(nil)),
 		kong.ConfigureHelp(kong.HelpOptions{Compact: true, FlagsLast: true}),
 	}
 }

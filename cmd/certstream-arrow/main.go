@@ -38,7 +38,8 @@ func main() {
 		os.Exit(1)
 	}()
 
-	if err := kctx.Run(ctx, log); err != nil {
+	kctx.BindTo(ctx, (*context.Context)(nil))
+	if err := kctx.Run(log); err != nil {
 		log.Error("exiting", "err", err)
 		os.Exit(1)
 	}

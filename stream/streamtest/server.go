@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/gorilla/websocket"
 )
@@ -123,19 +124,38 @@ func Hold(conn *websocket.Conn) <-chan struct{} {
 	return gone
 }
 
-// Replay is a Session that sends frames on the first connection and then
-// keeps the connection open, answering pings, until the client leaves.
-// Later connections get nothing but the open connection.
-func Replay(frames []Frame) Session {
-	return func(conn *websocket.Conn, n int) {
-		gone := Hold(conn)
-		if n == 0 {
-			if err := Send(conn, frames); err != nil {
-				return
-			}
+// Replay sends frames on the first connection, then proves the client has
+// read them all: it pings, and the client's pong can only come after every
+// frame sent before the ping. Later connections get an idle, open connection.
+type Replay struct {
+	frames []Frame
+	synced chan struct{}
+	once   sync.Once
+}
+
+// NewReplay returns a Replay of frames.
+func NewReplay(frames []Frame) *Replay {
+	return &Replay{frames: frames, synced: make(chan struct{})}
+}
+
+// Synced is closed once the client has read every frame.
+func (r *Replay) Synced() <-chan struct{} { return r.synced }
+
+// Session serves one connection.
+func (r *Replay) Session(conn *websocket.Conn, n int) {
+	conn.SetPongHandler(func(data string) error {
+		if data == "synced" {
+			r.once.Do(func() { close(r.synced) })
 		}
-		<-gone
+		return nil
+	})
+	gone := Hold(conn)
+	if n == 0 {
+		if Send(conn, r.frames) == nil {
+			_ = conn.WriteControl(websocket.PingMessage, []byte("synced"), time.Now().Add(10*time.Second))
+		}
 	}
+	<-gone
 }
 
 // Send writes frames in order.
