@@ -35,6 +35,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/arrow-go/v18/arrow"
@@ -83,24 +84,25 @@ type Options struct {
 	Now           func() time.Time // default time.Now
 }
 
-// Stats counts what a Dataset has written.
-type Stats struct {
-	Rows           int64 // rows written to files (published or not yet)
-	Batches        int64
-	FilesPublished int64
-	BytesPublished int64
-	RowsPending    int64 // rows in memory, not yet written
-	OpenFiles      int
+// Counters are a Dataset's running totals. They are safe to read from any
+// goroutine while the Dataset's owner writes.
+type Counters struct {
+	Rows           atomic.Int64 // rows written to files, published or not yet
+	Batches        atomic.Int64
+	FilesPublished atomic.Int64
+	BytesPublished atomic.Int64
+	RowsPending    atomic.Int64 // rows in memory, not yet written
+	OpenFiles      atomic.Int64
 }
 
 // Dataset writes rows into the dataset directory.
 type Dataset struct {
-	opts  Options
-	id    string
-	seq   int
-	parts map[time.Time]*partition
-	stats Stats
-	log   *slog.Logger
+	opts     Options
+	id       string
+	seq      int
+	parts    map[time.Time]*partition
+	counters Counters
+	log      *slog.Logger
 }
 
 // partition is one UTC hour with rows in memory or an open file.
@@ -168,17 +170,8 @@ func (d *Dataset) checkRoot() error {
 // Root returns the absolute dataset root.
 func (d *Dataset) Root() string { return d.opts.Root }
 
-// Stats returns what the Dataset has written so far.
-func (d *Dataset) Stats() Stats {
-	s := d.stats
-	for _, p := range d.parts {
-		s.RowsPending += int64(p.rows.Len())
-		if p.file != nil {
-			s.OpenFiles++
-		}
-	}
-	return s
-}
+// Counters returns the Dataset's live counters.
+func (d *Dataset) Counters() *Counters { return &d.counters }
 
 func randomID() (string, error) {
 	var b [4]byte

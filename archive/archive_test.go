@@ -183,8 +183,8 @@ func TestFlushIntervalWritesTemporaryFile(t *testing.T) {
 	if err != nil || len(rows) != 3 {
 		t.Fatalf("temporary file as a stream from byte 8: %d rows, %v", len(rows), err)
 	}
-	if s := ds.Stats(); s.Rows != 3 || s.RowsPending != 0 || s.OpenFiles != 1 {
-		t.Fatalf("stats %+v", s)
+	if c := ds.Counters(); c.Rows.Load() != 3 || c.RowsPending.Load() != 0 || c.OpenFiles.Load() != 1 {
+		t.Fatalf("counters: rows %d, pending %d, open files %d", c.Rows.Load(), c.RowsPending.Load(), c.OpenFiles.Load())
 	}
 	if err := ds.Close(); err != nil {
 		t.Fatal(err)

@@ -26,6 +26,7 @@ func (d *Dataset) Append(u *stream.Update) error {
 		return err
 	}
 	p.rows.Append(u)
+	d.counters.RowsPending.Add(1)
 	if p.pendingSince.IsZero() {
 		p.pendingSince = now
 	}
@@ -135,6 +136,7 @@ func (d *Dataset) writeBatch(p *partition, now time.Time) error {
 	rec := p.rows.NewRecordBatch()
 	defer rec.Release()
 	p.pendingSince = time.Time{}
+	d.counters.RowsPending.Add(-rec.NumRows())
 	if p.file == nil {
 		if err := d.openFile(p, now); err != nil {
 			return err
@@ -143,8 +145,8 @@ func (d *Dataset) writeBatch(p *partition, now time.Time) error {
 	if err := p.file.write(rec); err != nil {
 		return err
 	}
-	d.stats.Rows += rec.NumRows()
-	d.stats.Batches++
+	d.counters.Rows.Add(rec.NumRows())
+	d.counters.Batches.Add(1)
 	if d.full(p.file) {
 		return d.publishFile(p, now)
 	}
@@ -164,6 +166,7 @@ func (d *Dataset) openFile(p *partition, now time.Time) error {
 		return err
 	}
 	p.file, p.openedAt = f, now
+	d.counters.OpenFiles.Add(1)
 	return nil
 }
 
@@ -174,11 +177,12 @@ func (d *Dataset) publishFile(p *partition, now time.Time) error {
 		return nil
 	}
 	p.file = nil
+	d.counters.OpenFiles.Add(-1)
 	if err := f.publish(); err != nil {
 		return err
 	}
-	d.stats.FilesPublished++
-	d.stats.BytesPublished += f.size()
+	d.counters.FilesPublished.Add(1)
+	d.counters.BytesPublished.Add(f.size())
 	d.log.Debug("file published", "file", filepath.Join(filepath.Base(p.dir), filepath.Base(f.final)),
 		"rows", f.rows, "batches", f.batches, "bytes", f.size(), "open_for", now.Sub(p.openedAt).Round(time.Millisecond))
 	return nil

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/url"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/gorilla/websocket"
@@ -29,8 +28,8 @@ type Config struct {
 	MaxMessageBytes  int64
 	MinBackoff       time.Duration
 	MaxBackoff       time.Duration
-	HealthyAfter     time.Duration // a connection up this long resets the backoff
-	MaxRetries       int           // consecutive failed attempts before Run gives up; 0 retries forever
+	HealthyAfter     time.Duration // a connection up this long resets the backoff: the next retry is quick
+	MaxRetries       int           // retries after consecutive failed attempts before Run gives up; 0 retries forever
 	Logger           *slog.Logger
 }
 
@@ -43,12 +42,12 @@ func DefaultConfig() Config {
 		MaxMessageBytes:  16 << 20,
 		MinBackoff:       time.Second,
 		MaxBackoff:       60 * time.Second,
-		HealthyAfter:     60 * time.Second,
+		HealthyAfter:     10 * time.Second,
 	}
 }
 
-// ErrRetriesExhausted is returned by Run when MaxRetries consecutive
-// connection attempts failed.
+// ErrRetriesExhausted is returned by Run when an attempt and the
+// MaxRetries retries after it all failed.
 var ErrRetriesExhausted = errors.New("connection retries exhausted")
 
 // Frame is one WebSocket message as read off the socket. Data belongs to
@@ -71,17 +70,6 @@ func (f Frame) Release() {
 
 // Buffers above this size (rare, huge certificates) are left to the GC.
 const maxPooledBuffer = 1 << 20
-
-// Counters are the Client's running totals, safe to read concurrently.
-type Counters struct {
-	Frames         atomic.Int64
-	Bytes          atomic.Int64
-	Connects       atomic.Int64 // successful handshakes
-	FailedAttempts atomic.Int64 // failed dials and dropped connections
-	Oversize       atomic.Int64 // frames over MaxMessageBytes
-	QueueFullWaits atomic.Int64 // frames that had to wait for room in the queue
-	Connected      atomic.Bool
-}
 
 // Client reads a CertStream server for as long as its context lives,
 // reconnecting whenever the connection fails.
@@ -199,8 +187,8 @@ func (c *Client) session(ctx context.Context, out chan<- Frame, downSince *time.
 		return err
 	}
 	c.counters.Connects.Add(1)
-	c.counters.Connected.Store(true)
-	defer c.counters.Connected.Store(false)
+	c.counters.ConnectedSince.Store(time.Now().UnixNano())
+	defer c.counters.ConnectedSince.Store(0)
 	if downSince.IsZero() {
 		c.log.Info("connected", "url", c.cfg.URL)
 	} else {
@@ -321,7 +309,7 @@ func (c *Client) send(out chan<- Frame, f Frame) {
 
 func (c *Client) readError(err error) error {
 	if errors.Is(err, websocket.ErrReadLimit) {
-		c.counters.Oversize.Add(1)
+		c.counters.Skip(ReasonOversize)
 		return fmt.Errorf("frame larger than --max-message-bytes=%d: %w", c.cfg.MaxMessageBytes, err)
 	}
 	var ne interface{ Timeout() bool }

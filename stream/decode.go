@@ -24,6 +24,7 @@ const (
 	ReasonMissingData Reason = "missing_data" // no usable "data"
 	ReasonMissingLeaf Reason = "missing_leaf" // certificate_update without leaf_cert
 	ReasonWrongType   Reason = "wrong_type"   // a known field has a JSON type it never legally has
+	ReasonOversize    Reason = "oversize"     // larger than the read limit; counted by Client, not Decode
 )
 
 // DecodeError reports a message that cannot be archived.
@@ -134,10 +135,10 @@ func (d *Decoder) certificate(data *fastjson.Value) error {
 	if err != nil {
 		return err
 	}
-	if u.Seen, err = timeOf(data.Get("seen"), "seen"); err != nil {
+	if u.Seen, err = timeOf(data.Get("seen"), "seen", false); err != nil {
 		return err
 	}
-	if u.SubmittedAt, err = timeOf(data.Get("submission_timestamp"), "submission_timestamp"); err != nil {
+	if u.SubmittedAt, err = timeOf(data.Get("submission_timestamp"), "submission_timestamp", false); err != nil {
 		return err
 	}
 	if u.CertIndex, u.HasCertIndex, err = intOf(data.Get("cert_index"), "cert_index"); err != nil {
@@ -171,10 +172,10 @@ func (d *Decoder) leaf(leaf *fastjson.Value) error {
 			return err
 		}
 	}
-	if u.NotBefore, err = timeOf(leaf.Get("not_before"), "leaf_cert.not_before"); err != nil {
+	if u.NotBefore, err = timeOf(leaf.Get("not_before"), "leaf_cert.not_before", true); err != nil {
 		return err
 	}
-	if u.NotAfter, err = timeOf(leaf.Get("not_after"), "leaf_cert.not_after"); err != nil {
+	if u.NotAfter, err = timeOf(leaf.Get("not_after"), "leaf_cert.not_after", true); err != nil {
 		return err
 	}
 	if u.IsCA, err = d.isCA(leaf); err != nil {
@@ -335,10 +336,10 @@ func (d *Decoder) strList(v *fastjson.Value, dst [][]byte, field string) ([][]by
 }
 
 // timeOf reads seconds since the epoch, sent as an integer or a float.
-// Elixir's "no_expiration" and other strings are null, not errors: it is a
-// legal shape for not_after.
-func timeOf(v *fastjson.Value, field string) (time.Time, error) {
-	if isNull(v) || v.Type() == fastjson.TypeString {
+// With textIsNull, a string is null rather than an error: Elixir sends
+// "no_expiration" for a certificate's dates.
+func timeOf(v *fastjson.Value, field string, textIsNull bool) (time.Time, error) {
+	if isNull(v) || textIsNull && v.Type() == fastjson.TypeString {
 		return time.Time{}, nil
 	}
 	f, err := v.Float64()

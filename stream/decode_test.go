@@ -32,6 +32,7 @@ func TestDecodeSkipReasons(t *testing.T) {
 		{"leaf_cert not an object", `{"message_type":"certificate_update","data":{"leaf_cert":"x"}}`, stream.ReasonMissingLeaf},
 		{"cert_index as string", `{"message_type":"certificate_update","data":{"cert_index":"12","leaf_cert":{}}}`, stream.ReasonWrongType},
 		{"cert_index fractional", `{"message_type":"certificate_update","data":{"cert_index":1.5,"leaf_cert":{}}}`, stream.ReasonWrongType},
+		{"seen as string", `{"message_type":"certificate_update","data":{"seen":"yesterday","leaf_cert":{}}}`, stream.ReasonWrongType},
 		{"seen as object", `{"message_type":"certificate_update","data":{"seen":{},"leaf_cert":{}}}`, stream.ReasonWrongType},
 		{"all_domains as string", `{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":"a.example"}}}`, stream.ReasonWrongType},
 		{"domain as number", `{"message_type":"certificate_update","data":{"leaf_cert":{"all_domains":[1]}}}`, stream.ReasonWrongType},

@@ -23,6 +23,11 @@ func Expect(msg []byte) (Row, bool) {
 	if dec.Decode(&m) != nil {
 		return nil, false
 	}
+	if data, ok := m["data"].(map[string]any); ok {
+		if _, text := data["seen"].(string); text {
+			return nil, false // wrong type: skipped
+		}
+	}
 	switch m["message_type"] {
 	case "dns_entries":
 		names, ok := strList(m["data"])

@@ -57,6 +57,7 @@ func testRunCmd(url, out string) *RunCmd {
 		URL: url, Output: out, BufferSize: 64, FlushInterval: 50 * time.Millisecond,
 		RotateRows: 700, RotateBytes: 256 << 20, RotateAge: time.Minute, PartitionBy: "seen",
 		QueueSize: 128, PingInterval: time.Second, StallTimeout: 10 * time.Second,
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
 		MaxMessageBytes: 16 << 20, StatsInterval: 0,
 	}
 }

@@ -26,20 +26,15 @@ type pipeline struct {
 	flushEvery time.Duration
 	statsEvery time.Duration
 
-	dec   stream.Decoder
-	tally tally
-}
-
-// tally counts decoded messages. Only the consumer goroutine touches it.
-type tally struct {
-	certificates int64
-	domains      int64
-	heartbeats   int64
-	skipped      map[stream.Reason]int64
+	dec    stream.Decoder
+	frames chan stream.Frame
+	skips  skipWarner
+	last   statsPoint
 }
 
 func (p *pipeline) run(ctx context.Context) error {
 	frames := make(chan stream.Frame, p.queue)
+	p.frames = frames
 	clientCtx, stopClient := context.WithCancel(ctx)
 	defer stopClient()
 	clientErr := make(chan error, 1)
@@ -49,7 +44,8 @@ func (p *pipeline) run(ctx context.Context) error {
 	}()
 	err := p.consume(frames, stopClient)
 	err = errors.Join(err, <-clientErr, p.ds.Close())
-	p.logStats(p.statsEvery, time.Now())
+	p.skips.flush(p.log)
+	p.logStats(time.Now())
 	return err
 }
 
@@ -67,7 +63,7 @@ func (p *pipeline) consume(frames <-chan stream.Frame, stopClient func()) error 
 			stopClient()
 		}
 	}
-	lastStats := time.Now()
+	p.last = p.point(time.Now())
 	for {
 		select {
 		case f, ok := <-frames:
@@ -77,9 +73,9 @@ func (p *pipeline) consume(frames <-chan stream.Frame, stopClient func()) error 
 			fail(p.handle(f))
 		case now := <-tick.C:
 			fail(p.ds.Tick(now))
-			if p.statsEvery > 0 && now.Sub(lastStats) >= p.statsEvery {
-				p.logStats(now.Sub(lastStats), now)
-				lastStats = now
+			p.skips.tick(p.log, now)
+			if p.statsEvery > 0 && now.Sub(p.last.at) >= p.statsEvery {
+				p.logStats(now)
 			}
 		}
 	}
@@ -88,24 +84,18 @@ func (p *pipeline) consume(frames <-chan stream.Frame, stopClient func()) error 
 // handle decodes one frame and appends it to the dataset.
 func (p *pipeline) handle(f stream.Frame) error {
 	defer f.Release() // the Update aliases f.Data until Append has copied it
+	counters := p.client.Counters()
 	u, err := p.dec.Decode(f.Data)
 	if err != nil {
 		reason := stream.ReasonOf(err)
-		if p.tally.skipped == nil {
-			p.tally.skipped = map[stream.Reason]int64{}
-		}
-		p.tally.skipped[reason]++
+		counters.Skip(reason)
+		p.skips.add(p.log, f.ReceivedAt, reason, err)
 		p.log.Debug("message skipped", "reason", reason, "err", err, "bytes", len(f.Data))
 		return nil
 	}
-	switch u.Kind {
-	case stream.KindHeartbeat:
-		p.tally.heartbeats++
+	counters.Decoded(u.Kind)
+	if u.Kind == stream.KindHeartbeat {
 		return nil
-	case stream.KindDomains:
-		p.tally.domains++
-	default:
-		p.tally.certificates++
 	}
 	u.ReceivedAt = f.ReceivedAt
 	return p.ds.Append(u)
@@ -117,17 +107,75 @@ func tickInterval(flush time.Duration) time.Duration {
 	return min(max(flush/4, 10*time.Millisecond), time.Second)
 }
 
-func (p *pipeline) logStats(window time.Duration, now time.Time) {
+// statsPoint is what the previous stats line reported, for rates.
+type statsPoint struct {
+	at   time.Time
+	rows int64
+}
+
+func (p *pipeline) point(now time.Time) statsPoint {
 	c := p.client.Counters()
-	s := p.ds.Stats()
-	skipped := make([]any, 0, 2*len(p.tally.skipped))
-	for r, n := range p.tally.skipped {
-		skipped = append(skipped, string(r), n)
+	return statsPoint{at: now, rows: c.Certificates.Load() + c.DomainEntries.Load()}
+}
+
+// logStats logs one line with every counter an operator watches.
+func (p *pipeline) logStats(now time.Time) {
+	c, a := p.client.Counters(), p.ds.Counters()
+	cur := p.point(now)
+	rate := 0.0
+	if secs := cur.at.Sub(p.last.at).Seconds(); secs > 0 {
+		rate = float64(cur.rows-p.last.rows) / secs
+	}
+	p.last = cur
+	var skipped []any
+	for r, n := range c.Skipped() {
+		if n > 0 {
+			skipped = append(skipped, string(r), n)
+		}
 	}
 	p.log.Info("stats",
-		"certificates", p.tally.certificates, "domain_entries", p.tally.domains, "heartbeats", p.tally.heartbeats,
-		slog.Group("skipped", skipped...),
-		"rows_written", s.Rows, "rows_pending", s.RowsPending, "files_published", s.FilesPublished,
-		"bytes_received", c.Bytes.Load(), "connects", c.Connects.Load(), "failed_attempts", c.FailedAttempts.Load(),
-		"connected", c.Connected.Load(), "queue_full_waits", c.QueueFullWaits.Load())
+		"rows_per_s", int64(rate+0.5), "certificates", c.Certificates.Load(), "domain_entries", c.DomainEntries.Load(),
+		"heartbeats", c.Heartbeats.Load(), "skipped_total", c.SkippedTotal(), slog.Group("skipped", skipped...),
+		"rows_written", a.Rows.Load(), "rows_pending", a.RowsPending.Load(), "files_published", a.FilesPublished.Load(),
+		"bytes_published", a.BytesPublished.Load(), "frames", c.Frames.Load(), "bytes_received", c.Bytes.Load(),
+		"reconnects", max(c.Connects.Load()-1, 0), "failed_attempts", c.FailedAttempts.Load(),
+		"connected_for", c.Uptime(now).Round(time.Second), "queue_depth", len(p.frames), "queue_full_waits", c.QueueFullWaits.Load())
+}
+
+// skipWarner turns skipped messages into at most one warning a minute,
+// with the counts by reason since the last one and the latest example.
+type skipWarner struct {
+	last    time.Time
+	pending map[stream.Reason]int64
+	example string
+}
+
+const skipWarnEvery = time.Minute
+
+func (w *skipWarner) add(log *slog.Logger, now time.Time, r stream.Reason, err error) {
+	if w.pending == nil {
+		w.pending = map[stream.Reason]int64{}
+	}
+	w.pending[r]++
+	w.example = err.Error()
+	w.tick(log, now)
+}
+
+func (w *skipWarner) tick(log *slog.Logger, now time.Time) {
+	if len(w.pending) > 0 && now.Sub(w.last) >= skipWarnEvery {
+		w.last = now
+		w.flush(log)
+	}
+}
+
+func (w *skipWarner) flush(log *slog.Logger) {
+	if len(w.pending) == 0 {
+		return
+	}
+	var counts []any
+	for r, n := range w.pending {
+		counts = append(counts, string(r), n)
+	}
+	log.Warn("messages skipped", slog.Group("count", counts...), "latest", w.example)
+	clear(w.pending)
 }

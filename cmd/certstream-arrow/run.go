@@ -2,10 +2,13 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"time"
@@ -28,12 +31,17 @@ type RunCmd struct {
 	PartitionBy   string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
 
 	Header          []string      `sep:"none" placeholder:"'NAME: VALUE'" help:"Extra HTTP header for the WebSocket handshake, e.g. 'Authorization: Bearer TOKEN'. Repeatable."`
+	CAFile          string        `name:"ca-file" placeholder:"PEM" help:"Also trust the CA certificates in this PEM file for wss:// (for a self-hosted server with a private CA)."`
 	QueueSize       int           `default:"4096" help:"Frames the socket reader may queue ahead of decoding and writing (1 to 1000000)."`
 	PingInterval    time.Duration `default:"20s" help:"Send a WebSocket ping this often."`
 	StallTimeout    time.Duration `default:"75s" help:"Reconnect when the connection delivers nothing (no message, no pong) for this long."`
-	MaxRetries      int           `default:"0" help:"Give up after this many consecutive failed connection attempts (0: retry forever)."`
+	BackoffMin      time.Duration `default:"1s" help:"First reconnect delay ceiling; each failed attempt doubles it, with full jitter."`
+	BackoffMax      time.Duration `default:"60s" help:"Largest reconnect delay."`
+	MaxRetries      int           `default:"0" help:"Give up when a connection attempt and this many retries after it have all failed (0: retry forever)."`
 	MaxMessageBytes ByteSize      `default:"16MiB" help:"Largest WebSocket message accepted; a larger one drops the connection (close 1009) and is counted."`
 	StatsInterval   time.Duration `default:"60s" help:"Log a stats line this often (0: never)."`
+
+	started func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
 }
 
 // Validate checks flag values before anything starts.
@@ -47,6 +55,9 @@ func (r *RunCmd) Validate() error {
 	if _, err := r.headers(); err != nil {
 		return err
 	}
+	if _, err := r.tlsConfig(); err != nil {
+		return err
+	}
 	checks := []struct {
 		ok  bool
 		msg string
@@ -58,6 +69,7 @@ func (r *RunCmd) Validate() error {
 		{r.QueueSize >= 1 && r.QueueSize <= 1_000_000, "--queue-size must be between 1 and 1000000"},
 		{r.PingInterval >= 100*time.Millisecond, "--ping-interval must be at least 100ms"},
 		{r.StallTimeout > r.PingInterval, "--stall-timeout must be longer than --ping-interval"},
+		{r.BackoffMin >= time.Millisecond && r.BackoffMax >= r.BackoffMin, "--backoff-min must be at least 1ms and not above --backoff-max"},
 		{r.MaxRetries >= 0, "--max-retries must not be negative"},
 		{r.MaxMessageBytes >= 1<<10, "--max-message-bytes must be at least 1KiB"},
 		{r.StatsInterval >= 0, "--stats-interval must not be negative"},
@@ -84,6 +96,25 @@ func checkOutput(out string) error {
 	return nil
 }
 
+// tlsConfig returns nil (system roots) unless --ca-file adds roots.
+func (r *RunCmd) tlsConfig() (*tls.Config, error) {
+	if r.CAFile == "" {
+		return nil, nil
+	}
+	pemBytes, err := os.ReadFile(r.CAFile)
+	if err != nil {
+		return nil, fmt.Errorf("--ca-file: %w", err)
+	}
+	pool, err := x509.SystemCertPool()
+	if err != nil {
+		pool = x509.NewCertPool()
+	}
+	if !pool.AppendCertsFromPEM(pemBytes) {
+		return nil, fmt.Errorf("--ca-file %s: no PEM certificate in it", r.CAFile)
+	}
+	return &tls.Config{RootCAs: pool, MinVersion: tls.VersionTLS12}, nil
+}
+
 func (r *RunCmd) headers() (http.Header, error) {
 	h := http.Header{}
 	for _, kv := range r.Header {
@@ -101,6 +132,10 @@ func (r *RunCmd) headers() (http.Header, error) {
 // publishes every open file.
 func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	header, err := r.headers()
+	if err != nil {
+		return err
+	}
+	tlsConf, err := r.tlsConfig()
 	if err != nil {
 		return err
 	}
@@ -123,9 +158,12 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		URL:             r.URL,
 		Header:          header,
 		UserAgent:       "certstream-arrow/" + ver,
+		TLS:             tlsConf,
 		PingInterval:    r.PingInterval,
 		StallTimeout:    r.StallTimeout,
 		MaxMessageBytes: int64(r.MaxMessageBytes),
+		MinBackoff:      r.BackoffMin,
+		MaxBackoff:      r.BackoffMax,
 		MaxRetries:      r.MaxRetries,
 		Logger:          log.With("component", "stream"),
 	})
@@ -134,5 +172,8 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	log.Info("archiving", "url", r.URL, "output", ds.Root(), "partition_by", r.PartitionBy, "version", ver)
 	p := &pipeline{log: log, client: client, ds: ds, queue: r.QueueSize, flushEvery: r.FlushInterval, statsEvery: r.StatsInterval}
+	if r.started != nil {
+		r.started(p)
+	}
 	return p.run(ctx)
 }

@@ -1,6 +1,10 @@
 package streamtest
 
 import (
+	"encoding/pem"
+	"io"
+	"log"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -12,11 +16,28 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// Frame is one message a fake server sends.
+// Frame is one message a fake server sends, or a fault it injects.
 type Frame struct {
 	Data   []byte
-	Binary bool // send as a binary frame, as some Rust servers do
+	Binary bool  // send as a binary frame, as some Rust servers do
+	Fault  Fault // if set, Data and Binary are ignored
 }
+
+// Fault is a misbehaviour a Replay injects at its place in the script.
+type Fault uint8
+
+// The faults a Replay can inject.
+const (
+	_ Fault = iota
+	// Drop closes the TCP connection abruptly, with no close frame.
+	Drop
+	// Stall stops sending and stops reading (so pings go unanswered) until
+	// the client gives up on the connection and dials again.
+	Stall
+	// Oversize sends one 1 MiB text frame, meant to exceed the client's
+	// read limit, then waits for the client to hang up.
+	Oversize
+)
 
 // Text wraps messages as text frames.
 func Text(msgs ...[]byte) []Frame {
@@ -35,10 +56,14 @@ type Session func(conn *websocket.Conn, n int)
 // Server is a fake CertStream server on loopback, a real WebSocket peer
 // built from httptest and gorilla's Upgrader.
 type Server struct {
-	URL   string // ws://127.0.0.1:port/
-	http  *httptest.Server
-	conns atomic.Int64
-	once  sync.Once
+	URL      string // ws://127.0.0.1:port/
+	http     *httptest.Server
+	conns    atomic.Int64
+	requests atomic.Int64
+	once     sync.Once
+	opts     serverOptions
+
+	header atomic.Value // http.Header of the last request
 
 	mu     sync.Mutex
 	open   map[*websocket.Conn]bool // hijacked: httptest does not track them
@@ -46,20 +71,72 @@ type Server struct {
 	wg     sync.WaitGroup
 }
 
+// Option configures a Server.
+type Option func(*serverOptions)
+
+type serverOptions struct {
+	listener     net.Listener
+	tls          bool
+	rejectFirst  int
+	rejectStatus int
+}
+
+// WithListener serves on ln instead of a new loopback port.
+func WithListener(ln net.Listener) Option { return func(o *serverOptions) { o.listener = ln } }
+
+// WithTLS serves wss:// with httptest's self-signed certificate (see
+// Server.CertPEM).
+func WithTLS() Option { return func(o *serverOptions) { o.tls = true } }
+
+// RejectFirst answers the first n upgrade requests with an HTTP status
+// instead of upgrading.
+func RejectFirst(n, status int) Option {
+	return func(o *serverOptions) { o.rejectFirst, o.rejectStatus = n, status }
+}
+
 // NewServer starts a server running s for every connection. It is closed
 // when the test ends.
-func NewServer(tb testing.TB, s Session) *Server {
+func NewServer(tb testing.TB, s Session, opts ...Option) *Server {
 	tb.Helper()
-	srv := &Server{open: map[*websocket.Conn]bool{}}
-	srv.http = httptest.NewServer(srv.handler(s))
-	srv.URL = "ws" + strings.TrimPrefix(srv.http.URL, "http") + "/"
+	var o serverOptions
+	for _, opt := range opts {
+		opt(&o)
+	}
+	srv := &Server{open: map[*websocket.Conn]bool{}, opts: o}
+	srv.http = httptest.NewUnstartedServer(srv.handler(s))
+	srv.http.Config.ErrorLog = log.New(io.Discard, "", 0) // rejected TLS handshakes are expected
+	if o.listener != nil {
+		srv.http.Listener.Close()
+		srv.http.Listener = o.listener
+	}
+	scheme := "ws"
+	if o.tls {
+		srv.http.StartTLS()
+		scheme = "wss"
+	} else {
+		srv.http.Start()
+	}
+	srv.URL = scheme + strings.TrimPrefix(strings.TrimPrefix(srv.http.URL, "https"), "http") + "/"
 	tb.Cleanup(srv.Close)
 	return srv
 }
 
+// CertPEM returns the TLS server's certificate in PEM, for a client to trust.
+func (s *Server) CertPEM() []byte {
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.http.Certificate().Raw})
+}
+
+// Requests returns how many HTTP requests arrived, rejected ones included.
+func (s *Server) Requests() int { return int(s.requests.Load()) }
+
 func (s *Server) handler(session Session) http.Handler {
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.header.Store(r.Header.Clone())
+		if n := int(s.requests.Add(1)); n <= s.opts.rejectFirst {
+			http.Error(w, http.StatusText(s.opts.rejectStatus), s.opts.rejectStatus)
+			return
+		}
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
@@ -106,6 +183,12 @@ func (s *Server) Close() {
 	})
 }
 
+// Header returns the headers of the last request.
+func (s *Server) Header() http.Header {
+	h, _ := s.header.Load().(http.Header)
+	return h
+}
+
 // Connections returns how many WebSocket connections were accepted.
 func (s *Server) Connections() int { return int(s.conns.Load()) }
 
@@ -124,13 +207,18 @@ func Hold(conn *websocket.Conn) <-chan struct{} {
 	return gone
 }
 
-// Replay sends frames on the first connection, then proves the client has
-// read them all: it pings, and the client's pong can only come after every
-// frame sent before the ping. Later connections get an idle, open connection.
+// Replay plays a script of frames and faults. Like a live server, it
+// carries on where the previous connection stopped: each frame is sent once,
+// on whichever connection is open when its turn comes. After the last frame
+// it proves the client has read them all: it pings, and the client's pong
+// can only come after every frame sent before the ping.
 type Replay struct {
 	frames []Frame
+	mu     sync.Mutex // serialises sessions: one connection plays at a time
+	next   int
 	synced chan struct{}
 	once   sync.Once
+	dials  atomic.Int64 // connections so far (a new one ends a Stall)
 }
 
 // NewReplay returns a Replay of frames.
@@ -142,20 +230,48 @@ func NewReplay(frames []Frame) *Replay {
 func (r *Replay) Synced() <-chan struct{} { return r.synced }
 
 // Session serves one connection.
-func (r *Replay) Session(conn *websocket.Conn, n int) {
+func (r *Replay) Session(conn *websocket.Conn, _ int) {
+	dial := r.dials.Add(1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
 	conn.SetPongHandler(func(data string) error {
 		if data == "synced" {
 			r.once.Do(func() { close(r.synced) })
 		}
 		return nil
 	})
-	gone := Hold(conn)
-	if n == 0 {
-		if Send(conn, r.frames) == nil {
-			_ = conn.WriteControl(websocket.PingMessage, []byte("synced"), time.Now().Add(10*time.Second))
+	for ; r.next < len(r.frames); r.next++ {
+		f := r.frames[r.next]
+		if f.Fault != 0 {
+			r.next++
+			r.fault(conn, f.Fault, dial)
+			return
+		}
+		if err := Send(conn, []Frame{f}); err != nil {
+			return // client gone: this frame is resent on the next connection
 		}
 	}
+	gone := Hold(conn)
+	_ = conn.WriteControl(websocket.PingMessage, []byte("synced"), time.Now().Add(10*time.Second))
 	<-gone
+}
+
+func (r *Replay) fault(conn *websocket.Conn, f Fault, dial int64) {
+	switch f {
+	case Drop:
+		conn.UnderlyingConn().Close()
+	case Stall:
+		// Neither read nor write: pings pile up unanswered. Wait for the
+		// client to dial again (the session lock keeps that new connection
+		// waiting until this one has ended), or give up after a minute.
+		for i := 0; r.dials.Load() == dial && i < 6000; i++ {
+			time.Sleep(10 * time.Millisecond)
+		}
+	case Oversize:
+		gone := Hold(conn)
+		_ = conn.WriteMessage(websocket.TextMessage, make([]byte, 1<<20))
+		<-gone
+	}
 }
 
 // Send writes frames in order.
