@@ -183,7 +183,7 @@ func (d *Dataset) publishFile(p *partition, now time.Time) error {
 	}
 	d.counters.FilesPublished.Add(1)
 	d.counters.BytesPublished.Add(f.size())
-	d.log.Debug("file published", "file", filepath.Join(filepath.Base(p.dir), filepath.Base(f.final)),
+	d.log.Info("file published", "file", filepath.Join(filepath.Base(p.dir), filepath.Base(f.final)),
 		"rows", f.rows, "batches", f.batches, "bytes", f.size(), "open_for", now.Sub(p.openedAt).Round(time.Millisecond))
 	return nil
 }

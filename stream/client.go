@@ -171,7 +171,7 @@ func (c *Client) Run(ctx context.Context, out chan<- Frame) error {
 			return fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, b.attempts, err)
 		}
 		wait := b.next(c.cfg.MinBackoff, c.cfg.MaxBackoff)
-		c.log.Warn("connection lost, retrying", "url", c.cfg.URL, "err", err, "attempt", b.attempts, "retry_in", wait.Round(time.Millisecond))
+		c.log.Warn("connection failed, retrying", "url", c.cfg.URL, "err", err, "attempt", b.attempts, "retry_in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):

@@ -162,3 +162,26 @@ func TestCheckURL(t *testing.T) {
 		}
 	}
 }
+
+// The client answers the server's pings (servers drop clients that do not).
+func TestAnswersServerPings(t *testing.T) {
+	pong := make(chan string, 1)
+	srv := streamtest.NewServer(t, func(conn *websocket.Conn, _ int) {
+		conn.SetPongHandler(func(data string) error { pong <- data; return nil })
+		gone := streamtest.Hold(conn)
+		_ = conn.WriteControl(websocket.PingMessage, []byte("are you there"), time.Now().Add(time.Second))
+		<-gone
+	})
+	c := newClient(t, srv.URL, nil)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	go c.Run(ctx, make(chan stream.Frame, 1))
+	select {
+	case data := <-pong:
+		if data != "are you there" {
+			t.Fatalf("pong %q", data)
+		}
+	case <-time.After(hangGuard):
+		t.Fatal("no pong")
+	}
+}

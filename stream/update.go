@@ -24,6 +24,19 @@ const (
 	KindHeartbeat                   // "heartbeat": keepalive, nothing to archive.
 )
 
+// String returns the message_type the kind comes from.
+func (k Kind) String() string {
+	switch k {
+	case KindCertificate:
+		return "certificate_update"
+	case KindDomains:
+		return "dns_entries"
+	case KindHeartbeat:
+		return "heartbeat"
+	}
+	return "unknown"
+}
+
 // Bool is a JSON boolean that may also be absent or null.
 type Bool uint8
 

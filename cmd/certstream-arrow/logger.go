@@ -41,8 +41,11 @@ func newLogger(w io.Writer, level, format string) *slog.Logger {
 	return slog.New(slog.NewJSONHandler(w, &slog.HandlerOptions{
 		Level: lvl,
 		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if a.Key == slog.LevelKey && len(groups) == 0 && a.Value.Any() == levelTrace {
+			switch {
+			case a.Key == slog.LevelKey && len(groups) == 0 && a.Value.Any() == levelTrace:
 				return slog.String(a.Key, "TRACE")
+			case a.Value.Kind() == slog.KindDuration: // "1.5s", not 1500000000
+				return slog.String(a.Key, a.Value.Duration().String())
 			}
 			return a
 		},

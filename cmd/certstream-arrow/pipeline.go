@@ -94,6 +94,10 @@ func (p *pipeline) handle(f stream.Frame) error {
 		return nil
 	}
 	counters.Decoded(u.Kind)
+	if p.log.Enabled(context.Background(), levelTrace) {
+		p.log.Log(context.Background(), levelTrace, "message", "kind", u.Kind, "bytes", len(f.Data),
+			"cert_index", u.CertIndex, "source", string(u.SourceName), "domains", len(u.Domains))
+	}
 	if u.Kind == stream.KindHeartbeat {
 		return nil
 	}

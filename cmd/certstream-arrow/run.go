@@ -39,7 +39,7 @@ type RunCmd struct {
 	BackoffMax      time.Duration `default:"60s" help:"Largest reconnect delay."`
 	MaxRetries      int           `default:"0" help:"Give up when a connection attempt and this many retries after it have all failed (0: retry forever)."`
 	MaxMessageBytes ByteSize      `default:"16MiB" help:"Largest WebSocket message accepted; a larger one drops the connection (close 1009) and is counted."`
-	StatsInterval   time.Duration `default:"60s" help:"Log a stats line this often (0: never)."`
+	StatsInterval   time.Duration `default:"60s" help:"Log a stats line this often (0: only once, at exit)."`
 
 	started func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
 }
