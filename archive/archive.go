@@ -5,23 +5,32 @@
 //
 // On-disk layout, under the dataset root:
 //
-//	hour=2026-11-24T13/                                  one directory per UTC hour (hive style)
-//	    20261124T130512Z-3f9a1c07-000001.feather         published: complete, never modified again
-//	    .20261124T131012Z-3f9a1c07-000002.feather.tmp    being written; invisible to *.feather globs
+//	hour=2026-11-24T13/                                        one directory per UTC hour (hive style)
+//	    20261124T130512Z-web1-3f9a1c07-000001.feather          published: complete, never modified again
+//	    .20261124T131012Z-web1-3f9a1c07-000002.feather.tmp     being written; invisible to *.feather globs
+//	.collector-web1.lock                                       held (flock) by the running collector "web1"
 //
-// A file name is the UTC time the file was opened, the collector's random
-// identity (fixed for the life of the process) and a sequence number, so
-// names are unique across restarts and across collectors sharing a root,
-// and sort chronologically. Temporary names start with a dot (pyarrow and
-// most dataset readers skip dot files) and end in .tmp, so no glob for
-// *.feather ever matches them.
+// A file name is the UTC time the file was opened, the collector name, a
+// random run id chosen at each start, and a sequence number, so names are
+// unique across restarts and across collectors sharing a root, and sort
+// chronologically. Temporary names start with a dot (pyarrow and most
+// dataset readers skip dot files) and end in .tmp, so no glob for *.feather
+// ever matches them. Nothing but validated components (hour, collector, run
+// id, sequence) ever goes into a path, and every path is opened through an
+// os.Root, so nothing is written outside the root, even through symlinks.
 //
 // Every file is an Arrow IPC file (format V2) with zstd-compressed buffers
 // and one or more record batches. The IPC stream inside it ends with the
 // end-of-stream marker before the footer, so the file read from byte 8 is a
-// valid IPC stream (DuckDB's nanoarrow reader relies on this). A file becomes
-// visible only through publish: close the IPC writer, flush, fsync, close,
-// rename without replacing, fsync the directory.
+// valid IPC stream (DuckDB's nanoarrow reader relies on this, and so does
+// crash salvage). A file becomes visible only through file.publish: close
+// the IPC writer, flush, fsync, close, rename without replacing, fsync the
+// directory. A published file is never modified or deleted.
+//
+// A collector holds an exclusive lock on .collector-NAME.lock for as long as
+// it runs. At start, and in Recover, the temporary files of every collector
+// whose lock is free (it crashed) are salvaged: their complete batches are
+// published and the torn rest dropped.
 //
 // A Dataset is not safe for concurrent use: one goroutine appends, ticks and
 // closes it.
@@ -40,17 +49,6 @@ import (
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/certstream-arrow/certstream-arrow/schema"
-)
-
-// Names of the layout.
-const (
-	HourPrefix = "hour="         // partition directory prefix
-	HourFormat = "2006-01-02T15" // partition directory time, UTC
-	Ext        = ".feather"      // published files
-	TmpSuffix  = ".tmp"          // files being written (after Ext)
-	nameTime   = "20060102T150405Z"
 )
 
 // maxOpenPartitions bounds how many hours may have an open file at once.
@@ -71,17 +69,22 @@ const (
 
 // Options configures a Dataset. Zero limits mean "no limit".
 type Options struct {
-	Root          string
-	Schema        *arrow.Schema // from schema.New
-	BatchRows     int           // rows per record batch
-	FlushInterval time.Duration // longest a row waits in memory before it is written
-	RotateRows    int64         // publish a file once it holds this many rows
-	RotateBytes   int64         // ... or this many bytes
-	RotateAge     time.Duration // ... or has been open this long
-	PartitionBy   PartitionBy
-	Allocator     memory.Allocator // default memory.DefaultAllocator
-	Logger        *slog.Logger     // default discards
-	Now           func() time.Time // default time.Now
+	Root           string
+	Schema         *arrow.Schema // from schema.New
+	Collector      string        // this archiver's name among those sharing Root
+	BatchRows      int           // rows per record batch
+	FlushInterval  time.Duration // longest a row waits in memory before it is written
+	RotateRows     int64         // publish a file once it holds this many rows
+	RotateBytes    int64         // ... or this many bytes
+	RotateAge      time.Duration // ... or has been open this long
+	PartitionBy    PartitionBy
+	FsyncBatch     bool             // fsync after every batch, not only at publish
+	MaxPendingRows int64            // rows kept in memory while writes fail; beyond, new rows are dropped
+	Allocator      memory.Allocator // default memory.DefaultAllocator
+	Logger         *slog.Logger     // default discards
+	Now            func() time.Time // default time.Now
+
+	wrapFS func(fsys) fsys // tests: inject faults
 }
 
 // Counters are a Dataset's running totals. They are safe to read from any
@@ -93,42 +96,51 @@ type Counters struct {
 	BytesPublished atomic.Int64
 	RowsPending    atomic.Int64 // rows in memory, not yet written
 	OpenFiles      atomic.Int64
+	WriteErrors    atomic.Int64 // failed writes, publishes and salvages
+	RowsDropped    atomic.Int64 // rows refused because MaxPendingRows was reached
+	Writing        atomic.Bool  // false while writes are failing
 }
 
 // Dataset writes rows into the dataset directory.
 type Dataset struct {
 	opts     Options
-	id       string
+	root     *os.Root
+	fsys     fsys
+	lock     *collectorLock
+	run      string
 	seq      int
 	parts    map[time.Time]*partition
 	counters Counters
 	log      *slog.Logger
+	fault    faultState
 }
 
-// partition is one UTC hour with rows in memory or an open file.
-type partition struct {
-	hour         time.Time
-	dir          string
-	rows         *schema.Builder
-	pendingSince time.Time // when the oldest unwritten row arrived; zero if none
-	lastAppend   time.Time
-	file         *file // nil until the first batch is written
-	openedAt     time.Time
-}
-
-// Open prepares the dataset root (creating it if needed) and checks that it
-// is a writable directory, so that a bad root fails at start, not an hour in.
+// Open prepares the dataset root (creating it if needed), checks that it is
+// a writable directory, takes the collector's lock, and salvages what
+// crashed collectors left behind, so that every problem with the root shows
+// at start, not an hour in.
 func Open(opts Options) (*Dataset, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
 	}
-	id, err := randomID()
+	run, err := randomID()
 	if err != nil {
 		return nil, err
 	}
-	d := &Dataset{opts: opts, id: id, parts: map[time.Time]*partition{}, log: opts.Logger}
-	if err := d.checkRoot(); err != nil {
+	root, err := openRoot(opts.Root)
+	if err != nil {
 		return nil, err
+	}
+	d := &Dataset{opts: opts, root: root, fsys: fsys(rootFS{root}), run: run, parts: map[time.Time]*partition{}, log: opts.Logger}
+	if opts.wrapFS != nil {
+		d.fsys = opts.wrapFS(d.fsys)
+	}
+	d.counters.Writing.Store(true)
+	if d.lock, err = lockCollector(root, opts.Collector); err != nil {
+		return nil, errors.Join(err, root.Close())
+	}
+	if err := d.start(); err != nil {
+		return nil, errors.Join(err, d.lock.release(), root.Close())
 	}
 	return d, nil
 }
@@ -136,6 +148,12 @@ func Open(opts Options) (*Dataset, error) {
 func (o *Options) fill() error {
 	if o.Root == "" || o.Schema == nil || o.BatchRows <= 0 {
 		return errors.New("archive: Root, Schema and a positive BatchRows are required")
+	}
+	if o.Collector == "" {
+		o.Collector = DefaultCollector()
+	}
+	if err := CheckCollector(o.Collector); err != nil {
+		return err
 	}
 	root, err := filepath.Abs(filepath.Clean(o.Root))
 	if err != nil {
@@ -154,21 +172,49 @@ func (o *Options) fill() error {
 	return nil
 }
 
-func (d *Dataset) checkRoot() error {
-	root := d.opts.Root
-	if err := os.MkdirAll(root, 0o755); err != nil {
-		return fmt.Errorf("create dataset root: %w", err)
+// openRoot creates the root if missing and opens it as an os.Root.
+func openRoot(dir string) (*os.Root, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, fmt.Errorf("create dataset root: %w", err)
 	}
-	probe := filepath.Join(root, "."+d.id+"-probe"+TmpSuffix)
-	f, err := createTemp(probe)
+	fi, err := os.Stat(dir)
 	if err != nil {
-		return fmt.Errorf("dataset root %s is not writable: %w", root, err)
+		return nil, fmt.Errorf("dataset root: %w", err)
 	}
-	return errors.Join(f.Close(), os.Remove(probe))
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("dataset root %s is not a directory", dir)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, fmt.Errorf("dataset root: %w", err)
+	}
+	return root, nil
+}
+
+// start checks the root is writable and salvages orphaned temporary files.
+func (d *Dataset) start() error {
+	probe := "." + d.run + "-probe" + TmpSuffix
+	f, err := d.fsys.create(probe)
+	if err != nil {
+		return fmt.Errorf("dataset root %s is not writable: %w", d.opts.Root, err)
+	}
+	if err := errors.Join(f.Close(), d.fsys.remove(probe)); err != nil {
+		return fmt.Errorf("dataset root %s: %w", d.opts.Root, err)
+	}
+	s := &salvager{fsys: d.fsys, mem: d.opts.Allocator, log: d.log}
+	err = salvageAll(s, d.root, d.opts.Collector)
+	if r := s.report; r.Salvaged+r.Removed > 0 {
+		d.log.Info("salvaged temporary files left by a crash", "files", r.Salvaged, "rows", r.Rows,
+			"bytes_discarded", r.BytesDiscarded, "removed", r.Removed, "left_to_running_collectors", r.Live)
+	}
+	return err
 }
 
 // Root returns the absolute dataset root.
 func (d *Dataset) Root() string { return d.opts.Root }
+
+// Collector returns this Dataset's collector name.
+func (d *Dataset) Collector() string { return d.opts.Collector }
 
 // Counters returns the Dataset's live counters.
 func (d *Dataset) Counters() *Counters { return &d.counters }

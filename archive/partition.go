@@ -3,13 +3,26 @@ package archive
 import (
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
+	"path"
 	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
 
 	"github.com/certstream-arrow/certstream-arrow/schema"
 	"github.com/certstream-arrow/certstream-arrow/stream"
 )
+
+// partition is one UTC hour with rows in memory or an open file.
+type partition struct {
+	hour         time.Time
+	dir          string
+	rows         *schema.Builder
+	queued       []arrow.RecordBatch // cut from rows, not yet written (writes failing)
+	pendingSince time.Time           // when the oldest unwritten row arrived; zero if none
+	lastAppend   time.Time
+	file         *file // nil until the first batch is written
+	openedAt     time.Time
+}
 
 // Plausible bounds for data.seen when partitioning by it.
 var seenFloor = time.Date(2013, 1, 1, 0, 0, 0, 0, time.UTC) // before Certificate Transparency
@@ -19,12 +32,17 @@ const seenMaxAhead = 24 * time.Hour
 // Append adds u as one row of the partition its hour selects. The row is
 // written to a file once its batch is full or FlushInterval has passed
 // (see Tick). u.ReceivedAt must be set.
-func (d *Dataset) Append(u *stream.Update) error {
+//
+// Append does not fail: when writes fail, rows wait in memory (see Tick),
+// and once MaxPendingRows are waiting, new rows are dropped and counted in
+// RowsDropped.
+func (d *Dataset) Append(u *stream.Update) {
 	now := d.opts.Now()
-	p, err := d.partition(d.hourOf(u), now)
-	if err != nil {
-		return err
+	if limit := d.opts.MaxPendingRows; limit > 0 && d.counters.RowsPending.Load() >= limit {
+		d.drop(now)
+		return
 	}
+	p := d.partition(d.hourOf(u), now)
 	p.rows.Append(u)
 	d.counters.RowsPending.Add(1)
 	if p.pendingSince.IsZero() {
@@ -32,9 +50,8 @@ func (d *Dataset) Append(u *stream.Update) error {
 	}
 	p.lastAppend = now
 	if p.rows.Len() >= d.opts.BatchRows {
-		return d.writeBatch(p, now)
+		d.writeBatch(p, now)
 	}
-	return nil
 }
 
 // hourOf returns the UTC hour that places u.
@@ -46,27 +63,31 @@ func (d *Dataset) hourOf(u *stream.Update) time.Time {
 	return t.UTC().Truncate(time.Hour)
 }
 
-// Tick does the work that is due at now: it writes batches that have waited
-// FlushInterval, publishes files older than RotateAge, and publishes the
-// files of hours that are over. Call it about once a second, even when no
-// message arrives. It carries on past a failing partition and returns every
-// error.
-func (d *Dataset) Tick(now time.Time) error {
-	var errs []error
+// Tick does the work that is due at now: it retries failed writes when
+// their backoff has passed, writes batches that have waited FlushInterval,
+// publishes files older than RotateAge, and publishes the files of hours
+// that are over. Call it about once a second, even when no message arrives.
+func (d *Dataset) Tick(now time.Time) {
+	if d.fault.failing && !now.Before(d.fault.retryAt) {
+		d.salvageAbandoned(now)
+	}
 	for hour, p := range d.parts {
-		if !p.pendingSince.IsZero() && now.Sub(p.pendingSince) >= d.opts.FlushInterval {
-			errs = append(errs, d.writeBatch(p, now))
+		if len(p.queued) > 0 || !p.pendingSince.IsZero() && now.Sub(p.pendingSince) >= d.opts.FlushInterval {
+			d.writeBatch(p, now)
 		}
-		if d.hourOver(p, now) {
-			errs = append(errs, d.closePartition(p, now))
+		switch {
+		case d.hourOver(p, now):
+			d.writeBatch(p, now)
+			d.publishFile(p, now)
+		case p.file != nil && d.opts.RotateAge > 0 && now.Sub(p.openedAt) >= d.opts.RotateAge:
+			d.writeBatch(p, now)
+			d.publishFile(p, now)
+		}
+		if d.hourOver(p, now) && p.empty() {
+			p.rows.Release()
 			delete(d.parts, hour)
-			continue
-		}
-		if p.file != nil && d.opts.RotateAge > 0 && now.Sub(p.openedAt) >= d.opts.RotateAge {
-			errs = append(errs, d.publishFile(p, now))
 		}
 	}
-	return errors.Join(errs...)
 }
 
 // hourOver reports whether p's hour has ended and no row is still likely to
@@ -79,78 +100,101 @@ func (d *Dataset) hourOver(p *partition, now time.Time) bool {
 	return d.opts.PartitionBy == ByReceived || now.Sub(p.lastAppend) >= d.opts.FlushInterval
 }
 
-// Close writes every buffered row and publishes every open file. The Dataset
-// must not be used afterwards.
+func (p *partition) empty() bool {
+	return p.rows.Len() == 0 && len(p.queued) == 0 && p.file == nil
+}
+
+// Close writes every buffered row, publishes every open file, salvages what
+// failed writes left, and releases the collector lock. If rows still cannot
+// be written, it says how many were lost. The Dataset must not be used
+// afterwards.
 func (d *Dataset) Close() error {
 	now := d.opts.Now()
-	var errs []error
+	d.fault.retryAt = time.Time{} // one last attempt, whatever the backoff
+	d.salvageAbandoned(now)
+	for _, p := range d.parts {
+		d.writeBatch(p, now)
+		d.publishFile(p, now)
+	}
+	var lost int64
 	for hour, p := range d.parts {
-		errs = append(errs, d.closePartition(p, now))
+		lost += int64(p.rows.Len())
+		for _, rec := range p.queued {
+			lost += rec.NumRows()
+			rec.Release()
+		}
+		p.rows.Release()
 		delete(d.parts, hour)
 	}
-	return errors.Join(errs...)
+	err := errors.Join(d.lock.release(), d.root.Close())
+	if lost > 0 || d.fault.failing {
+		err = errors.Join(fmt.Errorf("%d rows could not be written, and %d files could not be published (their complete batches are salvaged at the next start): %w",
+			lost, len(d.fault.abandoned), d.fault.err), err)
+	}
+	return err
 }
 
-func (d *Dataset) partition(hour, now time.Time) (*partition, error) {
+func (d *Dataset) partition(hour, now time.Time) *partition {
 	if p := d.parts[hour]; p != nil {
-		return p, nil
+		return p
 	}
 	if len(d.parts) >= maxOpenPartitions {
-		if err := d.evict(now); err != nil {
-			return nil, err
-		}
+		d.evict(now)
 	}
-	dir := filepath.Join(d.opts.Root, HourPrefix+hour.Format(HourFormat))
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, fmt.Errorf("create partition: %w", err)
-	}
-	p := &partition{hour: hour, dir: dir, rows: schema.NewBuilder(d.opts.Allocator, d.opts.Schema)}
+	p := &partition{hour: hour, dir: hourDir(hour), rows: schema.NewBuilder(d.opts.Allocator, d.opts.Schema)}
 	d.parts[hour] = p
-	return p, nil
+	return p
 }
 
-// evict closes the least recently appended partition.
-func (d *Dataset) evict(now time.Time) error {
+// evict publishes the least recently appended partition and forgets it,
+// unless writes are failing and it still holds rows.
+func (d *Dataset) evict(now time.Time) {
 	var lru *partition
 	for _, p := range d.parts {
 		if lru == nil || p.lastAppend.Before(lru.lastAppend) {
 			lru = p
 		}
 	}
-	delete(d.parts, lru.hour)
-	return d.closePartition(lru, now)
-}
-
-// closePartition writes p's buffered rows, publishes its file and frees it.
-func (d *Dataset) closePartition(p *partition, now time.Time) error {
-	defer p.rows.Release()
-	return errors.Join(d.writeBatch(p, now), d.publishFile(p, now))
-}
-
-// writeBatch writes p's buffered rows as one record batch, opening a file if
-// p has none, and publishes the file when it reaches a rotation limit.
-func (d *Dataset) writeBatch(p *partition, now time.Time) error {
-	if p.rows.Len() == 0 {
-		return nil
+	d.writeBatch(lru, now)
+	d.publishFile(lru, now)
+	if lru.empty() {
+		lru.rows.Release()
+		delete(d.parts, lru.hour)
 	}
-	rec := p.rows.NewRecordBatch()
-	defer rec.Release()
-	p.pendingSince = time.Time{}
-	d.counters.RowsPending.Add(-rec.NumRows())
-	if p.file == nil {
-		if err := d.openFile(p, now); err != nil {
-			return err
+}
+
+// writeBatch cuts p's buffered rows into a record batch and writes every
+// batch p has waiting, opening a file if needed and publishing it when it
+// reaches a rotation limit. While writes are failing and the retry is not
+// due, batches wait in p.queued.
+func (d *Dataset) writeBatch(p *partition, now time.Time) {
+	if p.rows.Len() > 0 {
+		p.queued = append(p.queued, p.rows.NewRecordBatch())
+		p.pendingSince = time.Time{}
+	}
+	for len(p.queued) > 0 && !(d.fault.failing && now.Before(d.fault.retryAt)) {
+		if p.file == nil && !d.openFile(p, now) {
+			return
+		}
+		rec := p.queued[0]
+		if err := p.file.write(rec); err != nil {
+			d.abandonFile(p, err, now) // the batch is not in the file: it stays queued
+			return
+		}
+		p.queued = p.queued[1:]
+		d.counters.RowsPending.Add(-rec.NumRows())
+		d.counters.Rows.Add(rec.NumRows())
+		d.counters.Batches.Add(1)
+		rec.Release()
+		if err := p.file.sync(); err != nil {
+			d.abandonFile(p, err, now) // the batch is in the file: salvage publishes it
+			return
+		}
+		d.recovered(now)
+		if d.full(p.file) {
+			d.publishFile(p, now)
 		}
 	}
-	if err := p.file.write(rec); err != nil {
-		return err
-	}
-	d.counters.Rows.Add(rec.NumRows())
-	d.counters.Batches.Add(1)
-	if d.full(p.file) {
-		return d.publishFile(p, now)
-	}
-	return nil
 }
 
 func (d *Dataset) full(f *file) bool {
@@ -158,32 +202,50 @@ func (d *Dataset) full(f *file) bool {
 	return o.RotateRows > 0 && f.rows >= o.RotateRows || o.RotateBytes > 0 && f.size() >= o.RotateBytes
 }
 
-func (d *Dataset) openFile(p *partition, now time.Time) error {
+func (d *Dataset) openFile(p *partition, now time.Time) bool {
+	if err := d.fsys.mkdirPartition(p.dir); err != nil {
+		d.failed(err, now)
+		return false
+	}
 	d.seq++
-	name := fmt.Sprintf("%s-%s-%06d%s", now.UTC().Format(nameTime), d.id, d.seq, Ext)
-	f, err := createFile(filepath.Join(p.dir, "."+name+TmpSuffix), filepath.Join(p.dir, name), d.opts.Schema, d.opts.Allocator)
+	final := fileName(now, d.opts.Collector, d.run, d.seq)
+	f, err := createFile(d.fsys, p.dir, tmpName(final), final, d.opts.Schema, d.opts.Allocator, d.opts.FsyncBatch)
 	if err != nil {
-		return err
+		d.failed(err, now)
+		return false
 	}
 	p.file, p.openedAt = f, now
 	d.counters.OpenFiles.Add(1)
-	return nil
+	return true
 }
 
-// publishFile publishes p's open file, if any.
-func (d *Dataset) publishFile(p *partition, now time.Time) error {
+// publishFile publishes p's open file, if any. If that fails, the file is
+// left under its temporary name and salvaged once writes work again.
+func (d *Dataset) publishFile(p *partition, now time.Time) {
 	f := p.file
 	if f == nil {
-		return nil
+		return
 	}
 	p.file = nil
 	d.counters.OpenFiles.Add(-1)
 	if err := f.publish(); err != nil {
-		return err
+		d.fault.abandoned = append(d.fault.abandoned, f)
+		d.failed(err, now)
+		return
 	}
+	d.recovered(now)
 	d.counters.FilesPublished.Add(1)
 	d.counters.BytesPublished.Add(f.size())
-	d.log.Info("file published", "file", filepath.Join(filepath.Base(p.dir), filepath.Base(f.final)),
-		"rows", f.rows, "batches", f.batches, "bytes", f.size(), "open_for", now.Sub(p.openedAt).Round(time.Millisecond))
-	return nil
+	d.log.Info("file published", "file", path.Join(p.dir, f.final), "rows", f.rows, "batches", f.batches,
+		"bytes", f.size(), "open_for", now.Sub(p.openedAt).Round(time.Millisecond))
+}
+
+// abandonFile gives up on p's file after a write error; its complete
+// batches are salvaged once writes work again.
+func (d *Dataset) abandonFile(p *partition, err error, now time.Time) {
+	p.file.abandon()
+	d.fault.abandoned = append(d.fault.abandoned, p.file)
+	p.file = nil
+	d.counters.OpenFiles.Add(-1)
+	d.failed(err, now)
 }

@@ -69,7 +69,9 @@ func TestBinarySIGTERMThreeHours(t *testing.T) {
 	dirs, _ := os.ReadDir(root)
 	var hours []string
 	for _, d := range dirs {
-		hours = append(hours, d.Name())
+		if d.IsDir() {
+			hours = append(hours, d.Name())
+		}
 	}
 	if want := "hour=2026-05-20T13 hour=2026-05-20T14 hour=2026-05-20T15"; strings.Join(hours, " ") != want {
 		t.Fatalf("directories %v, want %s", hours, want)

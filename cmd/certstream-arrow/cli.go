@@ -17,7 +17,8 @@ type CLI struct {
 	LogFormat string           `enum:"auto,text,json" default:"auto" help:"Log format: auto (coloured text on a terminal, JSON otherwise), text or json."`
 	Version   kong.VersionFlag `env:"-" help:"Print the version and exit."`
 
-	Run RunCmd `cmd:"" default:"withargs" help:"Archive a CertStream server into hourly Feather files (the default command)."`
+	Run     RunCmd     `cmd:"" default:"withargs" help:"Archive a CertStream server into hourly Feather files (the default command)."`
+	Recover RecoverCmd `cmd:"" help:"Publish what crashed archivers left in temporary files under a dataset root, then exit."`
 }
 
 func (c *CLI) options() []kong.Option {

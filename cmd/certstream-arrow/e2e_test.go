@@ -58,6 +58,7 @@ func testRunCmd(url, out string) *RunCmd {
 		RotateRows: 700, RotateBytes: 256 << 20, RotateAge: time.Minute, PartitionBy: "seen",
 		QueueSize: 128, PingInterval: time.Second, StallTimeout: 10 * time.Second,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
+		Fsync: "batch", MaxPendingRows: 200_000,
 		MaxMessageBytes: 16 << 20, StatsInterval: 0,
 	}
 }
@@ -154,7 +155,8 @@ func checkHours(t *testing.T, files []archivetest.File) {
 }
 
 // checkNoStrays asserts the root holds only hour directories of published
-// .feather files: no temporary names, no empty directories, nothing else.
+// .feather files and collector lock files: no temporary names, no empty
+// directories, nothing else.
 func checkNoStrays(t *testing.T, root string) {
 	t.Helper()
 	err := filepath.WalkDir(root, func(path string, d os.DirEntry, err error) error {
@@ -168,6 +170,7 @@ func checkNoStrays(t *testing.T, root string) {
 				t.Errorf("empty partition directory %s", rel)
 			}
 		case !d.IsDir() && strings.Count(rel, "/") == 1 && strings.HasSuffix(rel, archive.Ext) && !strings.HasPrefix(d.Name(), "."):
+		case !d.IsDir() && !strings.Contains(rel, "/") && strings.HasPrefix(rel, ".collector-") && strings.HasSuffix(rel, ".lock"):
 		default:
 			t.Errorf("stray entry %s", rel)
 		}

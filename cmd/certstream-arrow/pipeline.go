@@ -35,44 +35,33 @@ type pipeline struct {
 func (p *pipeline) run(ctx context.Context) error {
 	frames := make(chan stream.Frame, p.queue)
 	p.frames = frames
-	clientCtx, stopClient := context.WithCancel(ctx)
-	defer stopClient()
 	clientErr := make(chan error, 1)
 	go func() {
 		defer close(frames)
-		clientErr <- p.client.Run(clientCtx, frames)
+		clientErr <- p.client.Run(ctx, frames)
 	}()
-	err := p.consume(frames, stopClient)
-	err = errors.Join(err, <-clientErr, p.ds.Close())
+	p.consume(frames)
+	err := errors.Join(<-clientErr, p.ds.Close())
 	p.skips.flush(p.log)
 	p.logStats(time.Now())
 	return err
 }
 
-// consume archives frames until the channel closes. A write error stops the
-// client (the archiver exits non-zero once the queue is drained and every
-// open file is published) but not the draining.
-func (p *pipeline) consume(frames <-chan stream.Frame, stopClient func()) error {
+// consume archives frames until the channel closes. Write failures do not
+// stop it: the Dataset keeps rows in memory and retries (see archive).
+func (p *pipeline) consume(frames <-chan stream.Frame) {
 	tick := time.NewTicker(tickInterval(p.flushEvery))
 	defer tick.Stop()
-	var firstErr error
-	fail := func(err error) {
-		if err != nil && firstErr == nil {
-			firstErr = err
-			p.log.Error("write failed, stopping", "err", err)
-			stopClient()
-		}
-	}
 	p.last = p.point(time.Now())
 	for {
 		select {
 		case f, ok := <-frames:
 			if !ok {
-				return firstErr
+				return
 			}
-			fail(p.handle(f))
+			p.handle(f)
 		case now := <-tick.C:
-			fail(p.ds.Tick(now))
+			p.ds.Tick(now)
 			p.skips.tick(p.log, now)
 			if p.statsEvery > 0 && now.Sub(p.last.at) >= p.statsEvery {
 				p.logStats(now)
@@ -82,7 +71,7 @@ func (p *pipeline) consume(frames <-chan stream.Frame, stopClient func()) error 
 }
 
 // handle decodes one frame and appends it to the dataset.
-func (p *pipeline) handle(f stream.Frame) error {
+func (p *pipeline) handle(f stream.Frame) {
 	defer f.Release() // the Update aliases f.Data until Append has copied it
 	counters := p.client.Counters()
 	u, err := p.dec.Decode(f.Data)
@@ -91,7 +80,7 @@ func (p *pipeline) handle(f stream.Frame) error {
 		counters.Skip(reason)
 		p.skips.add(p.log, f.ReceivedAt, reason, err)
 		p.log.Debug("message skipped", "reason", reason, "err", err, "bytes", len(f.Data))
-		return nil
+		return
 	}
 	counters.Decoded(u.Kind)
 	if p.log.Enabled(context.Background(), levelTrace) {
@@ -99,10 +88,10 @@ func (p *pipeline) handle(f stream.Frame) error {
 			"cert_index", u.CertIndex, "source", string(u.SourceName), "domains", len(u.Domains))
 	}
 	if u.Kind == stream.KindHeartbeat {
-		return nil
+		return
 	}
 	u.ReceivedAt = f.ReceivedAt
-	return p.ds.Append(u)
+	p.ds.Append(u)
 }
 
 // tickInterval is how often the dataset checks for due flushes and
@@ -140,7 +129,8 @@ func (p *pipeline) logStats(now time.Time) {
 	p.log.Info("stats",
 		"rows_per_s", int64(rate+0.5), "certificates", c.Certificates.Load(), "domain_entries", c.DomainEntries.Load(),
 		"heartbeats", c.Heartbeats.Load(), "skipped_total", c.SkippedTotal(), slog.Group("skipped", skipped...),
-		"rows_written", a.Rows.Load(), "rows_pending", a.RowsPending.Load(), "files_published", a.FilesPublished.Load(),
+		"rows_written", a.Rows.Load(), "rows_pending", a.RowsPending.Load(), "rows_dropped", a.RowsDropped.Load(),
+		"writing", a.Writing.Load(), "write_errors", a.WriteErrors.Load(), "files_published", a.FilesPublished.Load(),
 		"bytes_published", a.BytesPublished.Load(), "frames", c.Frames.Load(), "bytes_received", c.Bytes.Load(),
 		"reconnects", max(c.Connects.Load()-1, 0), "failed_attempts", c.FailedAttempts.Load(),
 		"connected_for", c.Uptime(now).Round(time.Second), "queue_depth", len(p.frames), "queue_full_waits", c.QueueFullWaits.Load())

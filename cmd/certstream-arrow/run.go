@@ -21,14 +21,17 @@ import (
 // RunCmd archives a CertStream server. Its flag names and short forms match
 // the original Rust tool's (-u, -o, -b).
 type RunCmd struct {
-	URL           string        `short:"u" default:"wss://certstream.calidog.io" help:"CertStream server URL, ws:// or wss://."`
-	Output        string        `short:"o" default:"data" help:"Dataset root directory, created if missing. It holds one hour=YYYY-MM-DDTHH directory per UTC hour of .feather files."`
-	BufferSize    int           `short:"b" default:"1000" help:"Certificates per record batch (1 to 100000)."`
-	FlushInterval time.Duration `default:"10s" help:"Longest a partly filled batch waits in memory before it is written to its file."`
-	RotateRows    int64         `default:"500000" help:"Publish an open file once it holds this many rows (0: no limit)."`
-	RotateBytes   ByteSize      `default:"256MiB" help:"Publish an open file once it reaches this size (0: no limit)."`
-	RotateAge     time.Duration `default:"5m" help:"Publish an open file once it has been open this long (0: only at the end of its hour)."`
-	PartitionBy   string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
+	URL            string        `short:"u" default:"wss://certstream.calidog.io" help:"CertStream server URL, ws:// or wss://."`
+	Output         string        `short:"o" default:"data" help:"Dataset root directory, created if missing. It holds one hour=YYYY-MM-DDTHH directory per UTC hour of .feather files."`
+	BufferSize     int           `short:"b" default:"1000" help:"Certificates per record batch (1 to 100000)."`
+	FlushInterval  time.Duration `default:"10s" help:"Longest a partly filled batch waits in memory before it is written to its file."`
+	RotateRows     int64         `default:"500000" help:"Publish an open file once it holds this many rows (0: no limit)."`
+	RotateBytes    ByteSize      `default:"256MiB" help:"Publish an open file once it reaches this size (0: no limit)."`
+	RotateAge      time.Duration `default:"5m" help:"Publish an open file once it has been open this long (0: only at the end of its hour)."`
+	PartitionBy    string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
+	Collector      string        `placeholder:"NAME" help:"This archiver's name, in its file names and lock (default: the host name). Archivers sharing a dataset root need different names; a second one with the same name is refused."`
+	Fsync          string        `enum:"batch,close" default:"batch" help:"When to fsync: batch (after every record batch: a power cut loses at most one flush interval) or close (only when a file is published)."`
+	MaxPendingRows int64         `default:"200000" help:"Rows kept in memory while writes fail (disk full); beyond this, new rows are dropped and counted."`
 
 	Header          []string      `sep:"none" placeholder:"'NAME: VALUE'" help:"Extra HTTP header for the WebSocket handshake, e.g. 'Authorization: Bearer TOKEN'. Repeatable."`
 	CAFile          string        `name:"ca-file" placeholder:"PEM" help:"Also trust the CA certificates in this PEM file for wss:// (for a self-hosted server with a private CA)."`
@@ -58,6 +61,11 @@ func (r *RunCmd) Validate() error {
 	if _, err := r.tlsConfig(); err != nil {
 		return err
 	}
+	if r.Collector != "" {
+		if err := archive.CheckCollector(r.Collector); err != nil {
+			return fmt.Errorf("--collector: %w", err)
+		}
+	}
 	checks := []struct {
 		ok  bool
 		msg string
@@ -65,6 +73,7 @@ func (r *RunCmd) Validate() error {
 		{r.BufferSize >= 1 && r.BufferSize <= 100_000, "--buffer-size must be between 1 and 100000"},
 		{r.FlushInterval >= 10*time.Millisecond && r.FlushInterval <= time.Hour, "--flush-interval must be between 10ms and 1h"},
 		{r.RotateRows >= 0, "--rotate-rows must not be negative"},
+		{r.MaxPendingRows >= int64(r.BufferSize), "--max-pending-rows must be at least --buffer-size"},
 		{r.RotateAge >= 0, "--rotate-age must not be negative"},
 		{r.QueueSize >= 1 && r.QueueSize <= 1_000_000, "--queue-size must be between 1 and 1000000"},
 		{r.PingInterval >= 100*time.Millisecond, "--ping-interval must be at least 100ms"},
@@ -141,15 +150,18 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	ver := programVersion()
 	ds, err := archive.Open(archive.Options{
-		Root:          r.Output,
-		Schema:        schema.New(ver),
-		BatchRows:     r.BufferSize,
-		FlushInterval: r.FlushInterval,
-		RotateRows:    r.RotateRows,
-		RotateBytes:   int64(r.RotateBytes),
-		RotateAge:     r.RotateAge,
-		PartitionBy:   map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen}[r.PartitionBy],
-		Logger:        log.With("component", "archive"),
+		Root:           r.Output,
+		Schema:         schema.New(ver),
+		Collector:      r.Collector,
+		FsyncBatch:     r.Fsync == "batch",
+		MaxPendingRows: r.MaxPendingRows,
+		BatchRows:      r.BufferSize,
+		FlushInterval:  r.FlushInterval,
+		RotateRows:     r.RotateRows,
+		RotateBytes:    int64(r.RotateBytes),
+		RotateAge:      r.RotateAge,
+		PartitionBy:    map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen}[r.PartitionBy],
+		Logger:         log.With("component", "archive"),
 	})
 	if err != nil {
 		return err
@@ -170,7 +182,7 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if err != nil {
 		return err
 	}
-	log.Info("archiving", "url", r.URL, "output", ds.Root(), "partition_by", r.PartitionBy, "version", ver)
+	log.Info("archiving", "url", r.URL, "output", ds.Root(), "collector", ds.Collector(), "partition_by", r.PartitionBy, "version", ver)
 	p := &pipeline{log: log, client: client, ds: ds, queue: r.QueueSize, flushEvery: r.FlushInterval, statsEvery: r.StatsInterval}
 	if r.started != nil {
 		r.started(p)

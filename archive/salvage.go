@@ -1,0 +1,241 @@
+package archive
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
+)
+
+// SalvageReport counts what a salvage pass did.
+type SalvageReport struct {
+	Salvaged       int   // temporary files whose batches were published
+	Rows           int64 // rows recovered
+	BytesDiscarded int64 // torn tails and footers-to-be that were dropped
+	Removed        int   // empty, unreadable or already published temporary files removed
+	Live           int   // temporary files of running collectors, left alone
+}
+
+// salvager publishes what crashed writers left behind. Salvaging one
+// temporary file .NAME.feather.tmp is idempotent: its batches are copied into
+// .NAME.feather.salvage.tmp, which is published as NAME.feather (never
+// replacing), and only then is the temporary file removed. A crash at any
+// step is repaired by the next pass: a stale .salvage.tmp is deleted and the
+// copy redone, and a temporary file whose NAME.feather exists is removed.
+type salvager struct {
+	fsys   fsys
+	mem    memory.Allocator
+	log    *slog.Logger
+	report SalvageReport
+}
+
+// dir salvages the temporary files in one partition directory for which
+// owned returns true.
+func (s *salvager) dir(dir string, owned func(collector string) bool) error {
+	entries, err := s.fsys.readDir(dir)
+	if err != nil {
+		return fmt.Errorf("salvage %s: %w", dir, err)
+	}
+	var errs []error
+	for _, e := range entries {
+		final, collector, ok := parseTmp(e.Name())
+		if !ok || !e.Type().IsRegular() {
+			continue
+		}
+		if !owned(collector) {
+			s.report.Live++
+			continue
+		}
+		errs = append(errs, s.file(dir, e.Name(), final))
+	}
+	return errors.Join(errs...)
+}
+
+// file salvages dir/tmp, meant to become dir/final.
+func (s *salvager) file(dir, tmp, final string) error {
+	tmpPath := path.Join(dir, tmp)
+	if _, err := s.fsys.stat(path.Join(dir, final)); err == nil {
+		s.log.Info("temporary file already published; removing it", "file", tmpPath)
+		s.report.Removed++
+		return s.fsys.remove(tmpPath)
+	}
+	if err := s.fsys.remove(path.Join(dir, salvageName(final))); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	rows, discarded, err := s.copyBatches(dir, tmp, final)
+	if err != nil {
+		return fmt.Errorf("salvage %s: %w", tmpPath, err)
+	}
+	if rows == 0 {
+		s.log.Warn("temporary file held no complete batch; removing it", "file", tmpPath, "bytes_discarded", discarded)
+		s.report.Removed++
+		s.report.BytesDiscarded += discarded
+		return s.fsys.remove(tmpPath)
+	}
+	if err := s.fsys.remove(tmpPath); err != nil {
+		return err
+	}
+	s.log.Warn("temporary file salvaged", "file", path.Join(dir, final), "rows", rows, "bytes_discarded", discarded)
+	s.report.Salvaged++
+	s.report.Rows += rows
+	s.report.BytesDiscarded += discarded
+	return nil
+}
+
+// copyBatches reads the complete batches of dir/tmp (an IPC stream from
+// byte 8; a torn last batch ends it) and publishes them as dir/final. It
+// returns the rows copied and the bytes of tmp that were not.
+func (s *salvager) copyBatches(dir, tmp, final string) (rows, discarded int64, err error) {
+	r, err := s.fsys.open(path.Join(dir, tmp))
+	if err != nil {
+		return 0, 0, err
+	}
+	defer r.Close()
+	in := &countingReader{r: bufio.NewReaderSize(r, 256<<10)}
+	var out *file
+	var good int64 // bytes of tmp up to the end of the last complete batch
+	readErr := readBatches(in, s.mem, func(rec arrow.RecordBatch) error {
+		if out == nil {
+			if out, err = createFile(s.fsys, dir, salvageName(final), final, rec.Schema(), s.mem, false); err != nil {
+				return err
+			}
+		}
+		if err := out.write(rec); err != nil {
+			return err
+		}
+		rows += rec.NumRows()
+		good = in.n // includes the 8 bytes of magic
+		return nil
+	})
+	total := in.n + drain(in)
+	if readErr != nil && !isTorn(readErr) {
+		if out != nil {
+			out.abandon()
+		}
+		return 0, 0, readErr // writing the copy failed: keep tmp, retry later
+	}
+	if out == nil {
+		return 0, total, nil
+	}
+	if err := out.publish(); err != nil {
+		return 0, 0, err
+	}
+	return rows, total - good, nil
+}
+
+// tornError marks where the readable stream ended.
+type tornError struct{ err error }
+
+func (e tornError) Error() string { return "torn: " + e.err.Error() }
+
+func isTorn(err error) bool {
+	var t tornError
+	return errors.As(err, &t)
+}
+
+// readBatches skips the 8-byte file magic and calls fn for each complete
+// batch of the IPC stream that follows. A read or decode failure, including
+// a panic inside the IPC reader on corrupt bytes, ends the stream with a
+// tornError; an error from fn is returned as is.
+func readBatches(r io.Reader, mem memory.Allocator, fn func(arrow.RecordBatch) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = tornError{fmt.Errorf("corrupt batch: %v", p)}
+		}
+	}()
+	if _, err := io.CopyN(io.Discard, r, 8); err != nil {
+		return tornError{err}
+	}
+	rd, err := ipc.NewReader(r, ipc.WithAllocator(mem))
+	if err != nil {
+		return tornError{err}
+	}
+	defer rd.Release()
+	for rd.Next() {
+		if err := fn(rd.RecordBatch()); err != nil {
+			return err
+		}
+	}
+	if err := rd.Err(); err != nil {
+		return tornError{err}
+	}
+	return nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func drain(r io.Reader) int64 {
+	n, _ := io.Copy(io.Discard, r)
+	return n
+}
+
+// Recover salvages, under the dataset root dir, every temporary file left by
+// a collector that is not running (its lock is free), as the archiver does
+// at start. Temporary files of running collectors are left alone. It is safe
+// to run while archivers write to the same root.
+func Recover(dir string, log *slog.Logger) (SalvageReport, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return SalvageReport{}, fmt.Errorf("dataset root: %w", err)
+	}
+	defer root.Close()
+	s := &salvager{fsys: rootFS{root}, mem: memory.DefaultAllocator, log: log}
+	err = salvageAll(s, root, "")
+	return s.report, err
+}
+
+// salvageAll salvages every partition of root, owning the temporary files of
+// self (whose lock the caller holds) and of every collector whose lock it
+// can take.
+func salvageAll(s *salvager, root *os.Root, self string) error {
+	entries, err := s.fsys.readDir(".")
+	if err != nil {
+		return fmt.Errorf("list dataset root: %w", err)
+	}
+	locks := map[string]*collectorLock{}
+	defer func() {
+		for _, l := range locks {
+			_ = l.release()
+		}
+	}()
+	owned := func(collector string) bool {
+		if collector == self {
+			return true
+		}
+		if _, ok := locks[collector]; !ok {
+			l, err := lockCollector(root, collector)
+			if err != nil {
+				return false // running, or its lock unreadable: leave its files alone
+			}
+			locks[collector] = l
+		}
+		return true
+	}
+	var errs []error
+	for _, e := range entries {
+		if e.IsDir() && isHourDir(e.Name()) {
+			errs = append(errs, s.dir(e.Name(), owned))
+		}
+	}
+	return errors.Join(errs...)
+}
