@@ -219,7 +219,14 @@ type Replay struct {
 	synced chan struct{}
 	once   sync.Once
 	dials  atomic.Int64 // connections so far (a new one ends a Stall)
+
+	paceEvery int // with Pace: sleep paceSleep after every paceEvery frames
+	paceSleep time.Duration
 }
+
+// Pace makes the replay sleep d after every n frames, like a live server
+// that delivers at a steady rate. Call it before the first connection.
+func (r *Replay) Pace(n int, d time.Duration) { r.paceEvery, r.paceSleep = n, d }
 
 // NewReplay returns a Replay of frames.
 func NewReplay(frames []Frame) *Replay {
@@ -249,6 +256,9 @@ func (r *Replay) Session(conn *websocket.Conn, _ int) {
 		}
 		if err := Send(conn, []Frame{f}); err != nil {
 			return // client gone: this frame is resent on the next connection
+		}
+		if r.paceEvery > 0 && r.next%r.paceEvery == r.paceEvery-1 {
+			time.Sleep(r.paceSleep)
 		}
 	}
 	gone := Hold(conn)
