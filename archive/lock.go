@@ -15,6 +15,12 @@ import (
 // lock.
 var ErrCollectorRunning = errors.New("collector already running")
 
+// runningError is an ErrCollectorRunning with its whole story in its text.
+type runningError string
+
+func (e runningError) Error() string        { return string(e) }
+func (e runningError) Is(target error) bool { return target == ErrCollectorRunning }
+
 // collectorLock is an exclusive flock on root/.collector-NAME.lock. The
 // kernel releases it when the process dies, however it dies, so a held lock
 // always means a live owner, and a free one means its temporary files are
@@ -35,8 +41,8 @@ func lockCollector(root *os.Root, collector string) (*collectorLock, error) {
 		owner, _ := io.ReadAll(io.LimitReader(f, 64))
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, fmt.Errorf("%w: collector %q is in use on %s by %s; give each archiver sharing a dataset root its own --collector",
-				ErrCollectorRunning, collector, root.Name(), strings.TrimSpace("pid "+string(owner)))
+			return nil, runningError(fmt.Sprintf("collector %q is already running on %s (pid %s); give each archiver sharing a dataset root its own --collector",
+				collector, root.Name(), strings.TrimSpace(string(owner))))
 		}
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}

@@ -2,6 +2,7 @@ package archive
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -238,7 +239,8 @@ func TestSecondInstanceRefused(t *testing.T) {
 	}
 	defer first.Close()
 	_, err = Open(testOptions(root, "web1"))
-	if err == nil || !strings.Contains(err.Error(), `collector "web1" is in use`) || !strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
+	if err == nil || !errors.Is(err, ErrCollectorRunning) || !strings.Contains(err.Error(), `collector "web1" is already running`) ||
+		!strings.Contains(err.Error(), fmt.Sprintf("pid %d", os.Getpid())) {
 		t.Fatalf("second Open: %v", err)
 	}
 }

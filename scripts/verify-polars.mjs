@@ -20,7 +20,7 @@ if (!root) {
 
 const summary = { files: 0, rows: 0, hours: {}, certificates: 0, distinct_certificates: 0, domains: 0 };
 const keys = new Set();
-for (const hour of readdirSync(root).sort()) {
+for (const hour of readdirSync(root).filter((d) => d.startsWith("hour=")).sort()) {
   for (const name of readdirSync(join(root, hour)).sort()) {
     if (!name.endsWith(".feather")) continue;
     const path = join(root, hour, name);

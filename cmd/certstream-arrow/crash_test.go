@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"math/rand/v2"
 	"os/exec"
@@ -9,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
@@ -120,7 +123,7 @@ func TestBinarySecondInstanceRefused(t *testing.T) {
 	<-replay.Synced() // the first one is up and connected
 	out, err := exec.Command(bin, args...).CombinedOutput()
 	ee, ok := err.(*exec.ExitError)
-	if !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte(`collector \"web1\" is in use`)) ||
+	if !ok || ee.ExitCode() != 1 || !bytes.Contains(out, []byte(`collector \"web1\" is already running`)) ||
 		!bytes.Contains(out, []byte(fmt.Sprintf("pid %d", first.Process.Pid))) {
 		t.Fatalf("second instance: %v\n%s", err, out)
 	}
@@ -164,4 +167,58 @@ func TestBinaryRecover(t *testing.T) {
 	rows := archivetest.AllRows(archivetest.ReadDataset(t, root))
 	archivetest.SameRows(t, rows, expectRows(t, msgs), "received_at")
 	checkNoStrays(t, root)
+}
+
+// SIGTERM while the server floods: every certificate read off the socket
+// before the signal is published (the final stats line counts them), and
+// the time the clean stop takes is reported.
+func TestBinaryCleanStopUnderFlood(t *testing.T) {
+	bin := buildBinary(t)
+	msgs := generated(streamtest.Full, 1000)
+	sent := make(chan int, 1)
+	srv := streamtest.NewServer(t, func(conn *websocket.Conn, _ int) { // an endless flood, ~20,000 messages/s
+		i := 0
+		defer func() { sent <- i }()
+		for ; ; i++ {
+			if conn.WriteMessage(websocket.TextMessage, msgs[i%len(msgs)]) != nil {
+				return
+			}
+			if i%100 == 99 {
+				time.Sleep(5 * time.Millisecond)
+			}
+		}
+	})
+	root := filepath.Join(t.TempDir(), "data")
+	var logs bytes.Buffer
+	cmd := exec.Command(bin, "-u", srv.URL, "-o", root, "--log-format", "json", "--stats-interval", "0")
+	cmd.Stderr = &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(1500 * time.Millisecond) // the flood never ends: any moment is mid-flood
+	start := time.Now()
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, logs.String())
+	}
+	took := time.Since(start)
+	var final struct {
+		Certificates int64 `json:"certificates"`
+		Frames       int64 `json:"frames"`
+	}
+	for _, line := range bytes.Split(logs.Bytes(), []byte("\n")) {
+		if bytes.Contains(line, []byte(`"msg":"stats"`)) {
+			if err := json.Unmarshal(line, &final); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	rows := archivetest.AllRows(archivetest.ReadDataset(t, root))
+	if final.Certificates == 0 || int64(len(rows)) != final.Certificates {
+		t.Fatalf("read %d certificates (%d frames) before stopping, published %d rows; want equal",
+			final.Certificates, final.Frames, len(rows))
+	}
+	checkNoStrays(t, root)
+	t.Logf("SIGTERM mid-flood: server sent %d, archiver read %d, published all %d; clean stop took %v",
+		<-sent, final.Certificates, len(rows), took.Round(time.Millisecond))
 }
