@@ -249,3 +249,35 @@ func TestOpenRefusesBadRoot(t *testing.T) {
 		t.Fatalf("root that is a file: err %v", err)
 	}
 }
+
+// The root is resolved once: relative, absolute, with "..", or with odd
+// characters, files land exactly under it.
+func TestRootPaths(t *testing.T) {
+	base := t.TempDir()
+	t.Chdir(base)
+	tests := []struct{ given, want string }{
+		{"data", filepath.Join(base, "data")},
+		{"./x/../data2", filepath.Join(base, "data2")},
+		{filepath.Join(base, "abs", "root"), filepath.Join(base, "abs", "root")},
+		{"odd name\nwith newline and spaces", filepath.Join(base, "odd name\nwith newline and spaces")},
+	}
+	for i, tt := range tests {
+		ds, err := archive.Open(archive.Options{Root: tt.given, Schema: schema.New("test"), BatchRows: 1, Collector: fmt.Sprintf("c%d", i)})
+		if err != nil {
+			t.Fatalf("%q: %v", tt.given, err)
+		}
+		if ds.Root() != tt.want {
+			t.Errorf("%q resolved to %q, want %q", tt.given, ds.Root(), tt.want)
+		}
+		ds.Append(update(i, time.Now()))
+		if err := ds.Close(); err != nil {
+			t.Fatal(err)
+		}
+		if got := len(archivetest.Published(t, tt.want)); got != 1 {
+			t.Errorf("%q: %d files under %q", tt.given, got, tt.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(base, "x")); err == nil {
+		t.Error(`"./x/../data2" created x`)
+	}
+}
