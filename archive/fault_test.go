@@ -18,6 +18,7 @@ type faultFS struct {
 	fsys
 	mu                                      sync.Mutex
 	writeErr, syncErr, createErr, renameErr error
+	dirSyncErr                              error // rename happens, then fails as if fsync(dir) did
 }
 
 func (f *faultFS) set(fn func(*faultFS)) {
@@ -47,7 +48,10 @@ func (f *faultFS) rename(dir, oldBase, newBase string) error {
 	if err := f.get(&f.renameErr); err != nil {
 		return err
 	}
-	return f.fsys.rename(dir, oldBase, newBase)
+	if err := f.fsys.rename(dir, oldBase, newBase); err != nil {
+		return err
+	}
+	return f.get(&f.dirSyncErr)
 }
 
 type faultFile struct {
@@ -108,6 +112,7 @@ func TestWriteFaultsKeepRowsAndRecover(t *testing.T) {
 		{"EIO on fsync", func(f *faultFS) { f.syncErr = eio }, nil},
 		{"ENOSPC creating a file", func(f *faultFS) { f.createErr = enospc }, func(o *Options) { o.RotateRows = 10 }},
 		{"rename fails at publish", func(f *faultFS) { f.renameErr = eio }, func(o *Options) { o.RotateRows = 20 }},
+		{"directory fsync fails after the rename", func(f *faultFS) { f.dirSyncErr = eio }, func(o *Options) { o.RotateRows = 20 }},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -128,7 +133,9 @@ func TestWriteFaultsKeepRowsAndRecover(t *testing.T) {
 			if c.Writing.Load() || c.WriteErrors.Load() == 0 {
 				t.Fatalf("writing %v, write errors %d: the fault was not noticed", c.Writing.Load(), c.WriteErrors.Load())
 			}
-			ffs.set(func(f *faultFS) { f.writeErr, f.syncErr, f.createErr, f.renameErr = nil, nil, nil, nil })
+			ffs.set(func(f *faultFS) {
+				f.writeErr, f.syncErr, f.createErr, f.renameErr, f.dirSyncErr = nil, nil, nil, nil, nil
+			})
 			clk.now = clk.now.Add(2 * time.Second) // past the first retry
 			d.Tick(clk.now)
 			if !c.Writing.Load() {
@@ -153,6 +160,21 @@ func TestWriteFaultsKeepRowsAndRecover(t *testing.T) {
 				t.Fatalf("left behind: %v", left)
 			}
 		})
+	}
+}
+
+// While writes succeed, MaxPendingRows drops nothing, however many rows sit
+// in the open partitions' batches.
+func TestPendingLimitOnlyWhileFailing(t *testing.T) {
+	d, _, _, root := openFaulty(t, func(o *Options) { o.MaxPendingRows = 10; o.BatchRows = 100 })
+	for i := range 50 {
+		d.Append(row(i))
+	}
+	if err := d.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(cindexes(t, root)); got != 50 || d.Counters().RowsDropped.Load() != 0 {
+		t.Fatalf("%d rows, %d dropped", got, d.Counters().RowsDropped.Load())
 	}
 }
 

@@ -35,10 +35,11 @@ const seenMaxAhead = 24 * time.Hour
 //
 // Append does not fail: when writes fail, rows wait in memory (see Tick),
 // and once MaxPendingRows are waiting, new rows are dropped and counted in
-// RowsDropped.
+// RowsDropped. While writes succeed, memory is bounded by the open
+// partitions' batches instead, and nothing is dropped.
 func (d *Dataset) Append(u *stream.Update) {
 	now := d.opts.Now()
-	if limit := d.opts.MaxPendingRows; limit > 0 && d.counters.RowsPending.Load() >= limit {
+	if limit := d.opts.MaxPendingRows; d.fault.failing && limit > 0 && d.counters.RowsPending.Load() >= limit {
 		d.drop(now)
 		return
 	}

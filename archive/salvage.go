@@ -59,9 +59,14 @@ func (s *salvager) dir(dir string, owned func(collector string) bool) error {
 	return errors.Join(errs...)
 }
 
-// file salvages dir/tmp, meant to become dir/final.
+// file salvages dir/tmp, meant to become dir/final. A tmp that no longer
+// exists (its rename went through, only the directory fsync failed) needs
+// nothing.
 func (s *salvager) file(dir, tmp, final string) error {
 	tmpPath := path.Join(dir, tmp)
+	if _, err := s.fsys.stat(tmpPath); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if _, err := s.fsys.stat(path.Join(dir, final)); err == nil {
 		s.log.Info("temporary file already published; removing it", "file", tmpPath)
 		s.report.Removed++
