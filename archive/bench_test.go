@@ -6,15 +6,15 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/stream"
-	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 )
 
 // BenchmarkAppend measures decoded rows into zstd Feather files, with an
 // fsync after every batch and only at publish, for lite and full rows.
 // Decoding is outside the timer.
 func BenchmarkAppend(b *testing.B) {
-	for _, kind := range []streamtest.StreamKind{streamtest.Lite, streamtest.Full} {
-		g := streamtest.NewGenerator(streamtest.GenOptions{Kind: kind})
+	for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full} {
+		g := streamgen.New(streamgen.Options{Kind: kind})
 		msgs := make([][]byte, 1000)
 		size := 0
 		for i := range msgs {

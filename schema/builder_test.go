@@ -10,6 +10,7 @@ import (
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
 	"github.com/certstream-arrow/certstream-arrow/schema"
 	"github.com/certstream-arrow/certstream-arrow/stream"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -63,9 +64,9 @@ func TestRecordedDialects(t *testing.T) {
 }
 
 func TestGeneratedStreams(t *testing.T) {
-	for _, kind := range []streamtest.StreamKind{streamtest.Lite, streamtest.Full, streamtest.DomainsOnly} {
+	for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full, streamgen.DomainsOnly} {
 		t.Run(string(kind), func(t *testing.T) {
-			g := streamtest.NewGenerator(streamtest.GenOptions{Kind: kind, Seed: 7})
+			g := streamgen.New(streamgen.Options{Kind: kind, Seed: 7})
 			msgs := make([][]byte, 3000)
 			for i := range msgs {
 				msgs[i] = g.Next()

@@ -8,6 +8,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/certstream-arrow/certstream-arrow/stream"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -29,7 +30,7 @@ func flood(msgs [][]byte, n int) streamtest.Session {
 // every 2,000 frames (a slow fsync or compression burst). With the default
 // queue the stalls are absorbed: queue_full_waits stays at or near zero.
 func BenchmarkClientRead(b *testing.B) {
-	g := streamtest.NewGenerator(streamtest.GenOptions{Kind: streamtest.Lite})
+	g := streamgen.New(streamgen.Options{Kind: streamgen.Lite})
 	msgs := make([][]byte, 1000)
 	size := 0
 	for i := range msgs {

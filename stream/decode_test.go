@@ -5,6 +5,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/certstream-arrow/certstream-arrow/stream"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -74,7 +75,7 @@ func TestDecodeKinds(t *testing.T) {
 // inherit any field from the previous message.
 func TestDecodeResetsBetweenMessages(t *testing.T) {
 	var dec stream.Decoder
-	full := streamtest.NewGenerator(streamtest.GenOptions{Kind: streamtest.Full}).Next()
+	full := streamgen.New(streamgen.Options{Kind: streamgen.Full}).Next()
 	if _, err := dec.Decode(full); err != nil {
 		t.Fatal(err)
 	}

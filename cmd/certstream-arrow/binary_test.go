@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -34,8 +35,8 @@ func TestBinarySIGTERMThreeHours(t *testing.T) {
 	bin := buildBinary(t)
 	start := time.Date(2026, 5, 20, 13, 0, 0, 0, time.UTC)
 	var msgs [][]byte
-	lite := streamtest.NewGenerator(streamtest.GenOptions{Kind: streamtest.Lite, Seed: 1, Start: start, Step: 7 * time.Second})
-	full := streamtest.NewGenerator(streamtest.GenOptions{Kind: streamtest.Full, Seed: 2, Start: start, Step: 7 * time.Second})
+	lite := streamgen.New(streamgen.Options{Kind: streamgen.Lite, Seed: 1, Start: start, Step: 7 * time.Second})
+	full := streamgen.New(streamgen.Options{Kind: streamgen.Full, Seed: 2, Start: start, Step: 7 * time.Second})
 	for i := range 1500 { // seen from 13:00:00 to 15:54:53
 		msgs = append(msgs, lite.Next(), full.Next())
 		if i%100 == 0 {

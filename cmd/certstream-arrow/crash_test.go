@@ -14,6 +14,7 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -35,7 +36,7 @@ func TestKillNineLoop(t *testing.T) {
 		total      = 40000
 	)
 	bin := buildBinary(t)
-	msgs := generated(streamtest.Lite, total)
+	msgs := generated(streamgen.Lite, total)
 	replay := streamtest.NewReplay(streamtest.Text(msgs...))
 	replay.Pace(20, 10*time.Millisecond) // ~2,000 messages/s
 	srv := streamtest.NewServer(t, replay.Session)
@@ -132,7 +133,7 @@ func TestBinarySecondInstanceRefused(t *testing.T) {
 // `recover DIR` publishes what a killed archiver left in its temporary file.
 func TestBinaryRecover(t *testing.T) {
 	bin := buildBinary(t)
-	msgs := generated(streamtest.Lite, 500)
+	msgs := generated(streamgen.Lite, 500)
 	replay := streamtest.NewReplay(streamtest.Text(msgs...))
 	srv := streamtest.NewServer(t, replay.Session)
 	root := filepath.Join(t.TempDir(), "data")
@@ -174,7 +175,7 @@ func TestBinaryRecover(t *testing.T) {
 // the time the clean stop takes is reported.
 func TestBinaryCleanStopUnderFlood(t *testing.T) {
 	bin := buildBinary(t)
-	msgs := generated(streamtest.Full, 1000)
+	msgs := generated(streamgen.Full, 1000)
 	sent := make(chan int, 1)
 	srv := streamtest.NewServer(t, func(conn *websocket.Conn, _ int) { // an endless flood, ~20,000 messages/s
 		i := 0

@@ -11,6 +11,7 @@ import (
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -23,8 +24,8 @@ func testMessages(t *testing.T) [][]byte {
 		msgs = append(msgs, rec.Data)
 	}
 	start := time.Date(2026, 5, 20, 13, 0, 0, 0, time.UTC)
-	for i, kind := range []streamtest.StreamKind{streamtest.Lite, streamtest.Full, streamtest.DomainsOnly} {
-		g := streamtest.NewGenerator(streamtest.GenOptions{Kind: kind, Seed: uint64(i), Start: start, Step: 7 * time.Second})
+	for i, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full, streamgen.DomainsOnly} {
+		g := streamgen.New(streamgen.Options{Kind: kind, Seed: uint64(i), Start: start, Step: 7 * time.Second})
 		for range 1500 {
 			msgs = append(msgs, g.Next())
 		}

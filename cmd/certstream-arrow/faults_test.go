@@ -14,6 +14,7 @@ import (
 
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
 	"github.com/certstream-arrow/certstream-arrow/stream"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
@@ -84,8 +85,8 @@ func (r *run) finish(t *testing.T, synced <-chan struct{}) ([]archivetest.Row, *
 	return archivetest.AllRows(archivetest.ReadDataset(t, r.root)), c
 }
 
-func generated(kind streamtest.StreamKind, n int) [][]byte {
-	g := streamtest.NewGenerator(streamtest.GenOptions{Kind: kind, Seed: 42})
+func generated(kind streamgen.Kind, n int) [][]byte {
+	g := streamgen.New(streamgen.Options{Kind: kind, Seed: 42})
 	msgs := make([][]byte, n)
 	for i := range msgs {
 		msgs[i] = g.Next()
@@ -97,7 +98,7 @@ func generated(kind streamtest.StreamKind, n int) [][]byte {
 // wrote before each drop is archived exactly once, and the client
 // reconnects each time.
 func TestDropEveryN(t *testing.T) {
-	msgs := generated(streamtest.Lite, 2000)
+	msgs := generated(streamgen.Lite, 2000)
 	var script []streamtest.Frame
 	for i, f := range streamtest.Text(msgs...) {
 		if i > 0 && i%300 == 0 {
@@ -117,7 +118,7 @@ func TestDropEveryN(t *testing.T) {
 // The server stops sending and stops answering pings: the client notices
 // within --stall-timeout, reconnects, and archives the rest.
 func TestStallReconnects(t *testing.T) {
-	msgs := generated(streamtest.Full, 400)
+	msgs := generated(streamgen.Full, 400)
 	script := streamtest.Text(msgs[:200]...)
 	script = append(script, streamtest.Frame{Fault: streamtest.Stall})
 	script = append(script, streamtest.Text(msgs[200:]...)...)
@@ -134,7 +135,7 @@ func TestStallReconnects(t *testing.T) {
 // Bad frames of every kind are skipped and counted by reason; every good
 // message around them is archived.
 func TestBadInputCountedGoodRowsKept(t *testing.T) {
-	good := generated(streamtest.Lite, 60)
+	good := generated(streamgen.Lite, 60)
 	bad := []struct {
 		frame  streamtest.Frame
 		reason stream.Reason
@@ -195,7 +196,7 @@ func TestServerDownAtStart(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	msgs := generated(streamtest.Lite, 100)
+	msgs := generated(streamgen.Lite, 100)
 	replay := streamtest.NewReplay(streamtest.Text(msgs...))
 	r := startRun(t, "ws://"+addr+"/", nil)
 	c := <-r.counters
@@ -220,7 +221,7 @@ func TestServerDownAtStart(t *testing.T) {
 func TestHTTPErrorOnUpgradeRetried(t *testing.T) {
 	for _, status := range []int{http.StatusNotFound, http.StatusInternalServerError, http.StatusTooManyRequests} {
 		t.Run(http.StatusText(status), func(t *testing.T) {
-			msgs := generated(streamtest.Lite, 50)
+			msgs := generated(streamgen.Lite, 50)
 			replay := streamtest.NewReplay(streamtest.Text(msgs...))
 			srv := streamtest.NewServer(t, replay.Session, streamtest.RejectFirst(3, status))
 			r := startRun(t, srv.URL, func(c *RunCmd) { c.Header = []string{"Authorization: Bearer s3cret"} })
@@ -241,7 +242,7 @@ func TestHTTPErrorOnUpgradeRetried(t *testing.T) {
 // wss:// to a server with its own CA: refused with a clear TLS error until
 // the CA is trusted with --ca-file, then archived.
 func TestTLSWithOwnCA(t *testing.T) {
-	msgs := generated(streamtest.Full, 50)
+	msgs := generated(streamgen.Full, 50)
 	replay := streamtest.NewReplay(streamtest.Text(msgs...))
 	srv := streamtest.NewServer(t, replay.Session, streamtest.WithTLS())
 
@@ -264,7 +265,7 @@ func TestTLSWithOwnCA(t *testing.T) {
 // valid certificate delivered is archived exactly once and the counters
 // account for every skipped frame.
 func TestEverythingAtOnce(t *testing.T) {
-	msgs := generated(streamtest.Lite, 20000)
+	msgs := generated(streamgen.Lite, 20000)
 	var script []streamtest.Frame
 	skipped := 0
 	for i, m := range msgs {

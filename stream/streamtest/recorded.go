@@ -1,6 +1,7 @@
 // Package streamtest provides test peers for code that consumes CertStream:
-// an in-process fake CertStream server, the real messages recorded in
-// ../shared/testdata/certstream, and a generator of realistic messages.
+// an in-process fake CertStream server with fault injection, and the real
+// messages recorded in ../shared/testdata/certstream. Generated messages
+// come from package streamgen.
 //
 // It is for tests and benchmarks only. Recorded messages are read from the
 // shared directory beside the checkout and never copied into the repository.

@@ -1,4 +1,8 @@
-package streamtest
+// Package streamgen generates realistic CertStream messages, shaped like the
+// ones real servers send (see ../shared/testdata/certstream for recorded
+// ones): for tests, benchmarks and an offline demo server. It never reads
+// recorded data; output is deterministic for a seed.
+package streamgen
 
 import (
 	"crypto/sha1"
@@ -11,20 +15,20 @@ import (
 	"time"
 )
 
-// StreamKind selects the shape of generated messages, as the real servers'
+// Kind selects the shape of generated messages, as the real servers'
 // endpoints do.
-type StreamKind string
+type Kind string
 
 // The stream kinds real servers offer.
 const (
-	Lite        StreamKind = "lite"         // no DER
-	Full        StreamKind = "full"         // leaf and chain DER
-	DomainsOnly StreamKind = "domains-only" // dns_entries
+	Lite        Kind = "lite"         // no DER
+	Full        Kind = "full"         // leaf and chain DER
+	DomainsOnly Kind = "domains-only" // dns_entries
 )
 
-// GenOptions shapes a Generator's messages.
-type GenOptions struct {
-	Kind  StreamKind
+// Options shapes a Generator's messages.
+type Options struct {
+	Kind  Kind
 	Seed  uint64
 	Start time.Time     // seen of the first message; zero: 2026-05-20T12:00Z
 	Step  time.Duration // seen advances this much per message; zero: 10ms
@@ -36,14 +40,14 @@ type GenOptions struct {
 // but well-formed names, and (full stream) DER blobs of realistic size.
 // Output is deterministic for a seed.
 type Generator struct {
-	opts  GenOptions
+	opts  Options
 	rng   *rand.Rand
 	n     int
 	index map[string]int64
 }
 
-// NewGenerator returns a Generator.
-func NewGenerator(o GenOptions) *Generator {
+// New returns a Generator.
+func New(o Options) *Generator {
 	if o.Kind == "" {
 		o.Kind = Lite
 	}
@@ -90,10 +94,7 @@ func (g *Generator) Next() []byte {
 		b, _ := json.Marshal(map[string]any{"message_type": "dns_entries", "data": g.domains()})
 		return b
 	}
-	b, err := json.Marshal(g.certificate())
-	if err != nil {
-		panic(err) // only fixed, well-formed types are marshalled
-	}
+	b, _ := json.Marshal(g.certificate()) // fixed, well-formed types: cannot fail
 	return b
 }
 
