@@ -59,7 +59,7 @@ func testRunCmd(url, out string) *RunCmd {
 		RotateRows: 700, RotateBytes: 256 << 20, RotateAge: time.Minute, PartitionBy: "seen",
 		QueueSize: 128, PingInterval: time.Second, StallTimeout: 10 * time.Second,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-		Fsync: "batch", MaxPendingRows: 200_000,
+		Fsync: "batch", MaxPendingRows: 200_000, MemoryLimit: "0",
 		MaxMessageBytes: 16 << 20, StatsInterval: 0,
 	}
 }

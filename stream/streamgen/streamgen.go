@@ -181,14 +181,24 @@ func (g *Generator) leaf(domains []string, iss genIssuer, seen time.Time) genCer
 	return c
 }
 
+// chain returns the issuer's intermediate and root. Like real traffic, the
+// same few chain certificates (and DER) repeat in every message.
 func (g *Generator) chain(iss genIssuer) []genCert {
+	fixed := rand.New(rand.NewPCG(uint64(len(iss.cn)), uint64(iss.cn[0])))
+	der := func(n int) string {
+		b := make([]byte, n)
+		for i := range b {
+			b[i] = byte(fixed.Uint32())
+		}
+		return base64.StdEncoding.EncodeToString(b)
+	}
 	root := dn("US", "ISRG Root X1", "Internet Security Research Group")
 	inter := genCert{Subject: dn(iss.c, iss.cn, iss.o), Issuer: root, Serial: "8A7D3E13D62F30EF2386BD29076B34F8",
 		NotBefore: 1709683200, NotAfter: 1899072000, SigAlg: "sha256, rsa", IsCA: true,
-		DER: base64.StdEncoding.EncodeToString(g.der(1300)), Extensions: map[string]string{"basicConstraints": "CA:TRUE, pathlen:0"}}
+		DER: der(1300), Extensions: map[string]string{"basicConstraints": "CA:TRUE, pathlen:0"}}
 	top := genCert{Subject: root, Issuer: root, Serial: "8210CFB0D240E3594463E0BB63828B00",
 		NotBefore: 1433399616, NotAfter: 2064551616, SigAlg: "sha256, rsa", IsCA: true,
-		DER: base64.StdEncoding.EncodeToString(g.der(1380)), Extensions: map[string]string{"basicConstraints": "CA:TRUE"}}
+		DER: der(1380), Extensions: map[string]string{"basicConstraints": "CA:TRUE"}}
 	for _, c := range []*genCert{&inter, &top} {
 		c.SHA1 = colonHex(sha1Sum([]byte(c.Serial)))
 	}
