@@ -84,6 +84,8 @@ type Options struct {
 	Logger         *slog.Logger     // default discards
 	Now            func() time.Time // default time.Now
 
+	OnPublish func(took time.Duration) // called after each publish with its duration (close, fsync, rename)
+
 	wrapFS func(fsys) fsys // tests: inject faults
 }
 

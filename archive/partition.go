@@ -229,10 +229,14 @@ func (d *Dataset) publishFile(p *partition, now time.Time) {
 	}
 	p.file = nil
 	d.counters.OpenFiles.Add(-1)
+	start := time.Now()
 	if err := f.publish(); err != nil {
 		d.fault.abandoned = append(d.fault.abandoned, f)
 		d.failed(err, now)
 		return
+	}
+	if d.opts.OnPublish != nil {
+		d.opts.OnPublish(time.Since(start))
 	}
 	d.recovered(now)
 	d.counters.FilesPublished.Add(1)

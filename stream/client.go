@@ -222,7 +222,9 @@ func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
 	}
 	conn.SetReadLimit(c.cfg.MaxMessageBytes)
 	conn.SetPongHandler(func(string) error {
-		return conn.SetReadDeadline(time.Now().Add(c.cfg.StallTimeout))
+		now := time.Now()
+		c.counters.LastFrameAt.Store(now.UnixNano())
+		return conn.SetReadDeadline(now.Add(c.cfg.StallTimeout))
 	})
 	return conn, nil
 }
@@ -267,6 +269,7 @@ func (c *Client) read(conn *websocket.Conn, out chan<- Frame) error {
 		}
 		c.counters.Frames.Add(1)
 		c.counters.Bytes.Add(int64(len(f.Data)))
+		c.counters.LastFrameAt.Store(f.ReceivedAt.UnixNano())
 		c.send(out, f)
 	}
 }

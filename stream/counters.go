@@ -15,6 +15,7 @@ type Counters struct {
 	FailedAttempts atomic.Int64 // failed dials and dropped connections
 	QueueFullWaits atomic.Int64 // frames that had to wait for room in the queue
 	ConnectedSince atomic.Int64 // Unix nanoseconds of the current connection; 0 while down
+	LastFrameAt    atomic.Int64 // Unix nanoseconds of the last frame or pong; 0 before the first
 
 	Certificates  atomic.Int64 // certificate_update messages decoded
 	DomainEntries atomic.Int64 // dns_entries messages decoded

@@ -22,19 +22,18 @@ type pipeline struct {
 	log        *slog.Logger
 	client     *stream.Client
 	ds         *archive.Dataset
-	queue      int
 	flushEvery time.Duration
 	statsEvery time.Duration
 
 	dec    stream.Decoder
 	frames chan stream.Frame
+	logs   logIndexes
 	skips  skipWarner
 	last   statsPoint
 }
 
 func (p *pipeline) run(ctx context.Context) error {
-	frames := make(chan stream.Frame, p.queue)
-	p.frames = frames
+	frames := p.frames
 	clientErr := make(chan error, 1)
 	go func() {
 		defer close(frames)
@@ -92,6 +91,9 @@ func (p *pipeline) handle(f stream.Frame) {
 	}
 	u.ReceivedAt = f.ReceivedAt
 	p.ds.Append(u)
+	if u.HasCertIndex && u.SourceURL != nil {
+		p.logs.observe(u.SourceURL, u.CertIndex)
+	}
 }
 
 // tickInterval is how often the dataset checks for due flushes and

@@ -44,9 +44,11 @@ type RunCmd struct {
 	MaxRetries      int           `default:"0" help:"Give up when a connection attempt and this many retries after it have all failed (0: retry forever)."`
 	MaxMessageBytes ByteSize      `default:"16MiB" help:"Largest WebSocket message accepted; a larger one drops the connection (close 1009) and is counted."`
 	StatsInterval   time.Duration `default:"60s" help:"Log a stats line this often (0: only once, at exit)."`
+	MetricsAddr     string        `placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics and a health check at /healthz on this address, e.g. 127.0.0.1:9464 (off by default)."`
 	MemoryLimit     string        `default:"auto" placeholder:"SIZE" help:"Soft limit for the Go heap: auto (96MiB plus 8KiB per --buffer-size row), a size such as 256MiB, or 0 for none. The GOMEMLIMIT environment variable overrides it."`
 
-	started func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
+	started      func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
+	metricsBound func(string)    `kong:"-"` // tests: learn the metrics listener's address
 }
 
 // Validate checks flag values before anything starts.
@@ -176,6 +178,7 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		debug.SetMemoryLimit(limit)
 	}
 	ver := programVersion()
+	publishHist := newPublishHistogram()
 	ds, err := archive.Open(archive.Options{
 		Root:           r.Output,
 		Schema:         schema.New(ver),
@@ -189,6 +192,7 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		RotateAge:      r.RotateAge,
 		PartitionBy:    map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen}[r.PartitionBy],
 		Logger:         log.With("component", "archive"),
+		OnPublish:      func(took time.Duration) { publishHist.Observe(took.Seconds()) },
 	})
 	if err != nil {
 		return err
@@ -210,9 +214,18 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	log.Info("archiving", "url", r.URL, "output", ds.Root(), "collector", ds.Collector(), "partition_by", r.PartitionBy, "version", ver)
-	p := &pipeline{log: log, client: client, ds: ds, queue: r.QueueSize, flushEvery: r.FlushInterval, statsEvery: r.StatsInterval}
+	p := &pipeline{log: log, client: client, ds: ds, frames: make(chan stream.Frame, r.QueueSize), flushEvery: r.FlushInterval, statsEvery: r.StatsInterval}
 	if r.started != nil {
 		r.started(p)
+	}
+	if r.MetricsAddr != "" {
+		addr, err := serveMetrics(ctx, r.MetricsAddr, p, newMetrics(p, publishHist), r.StallTimeout, log)
+		if err != nil {
+			return errors.Join(err, ds.Close())
+		}
+		if r.metricsBound != nil {
+			r.metricsBound(addr)
+		}
 	}
 	return p.run(ctx)
 }
