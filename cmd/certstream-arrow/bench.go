@@ -6,22 +6,21 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strings"
 	"syscall"
 	"time"
 
-	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/gorilla/websocket"
 	"github.com/klauspost/compress/zstd"
 
+	"github.com/certstream-arrow/certstream-arrow/archive"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
 )
 
@@ -202,37 +201,16 @@ func medianRun(runs []benchRun) benchRun {
 	}
 }
 
-// datasetSize returns the rows (from each file's footer) and bytes of the
-// published files under dir.
+// datasetSize returns the rows and bytes of the published files under dir,
+// failing if any cannot be read.
 func datasetSize(dir string) (rows, size int64, err error) {
-	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() || !strings.HasSuffix(p, ".feather") {
-			return err
-		}
-		f, err := os.Open(p)
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		fi, err := f.Stat()
-		if err != nil {
-			return err
-		}
-		r, err := ipc.NewFileReader(f)
-		if err != nil {
-			return fmt.Errorf("%s: %w", p, err)
-		}
-		defer r.Close()
-		for i := range r.NumRecords() {
-			rec, err := r.RecordBatch(i)
-			if err != nil {
-				return err
-			}
-			rows += rec.NumRows()
-		}
-		size += fi.Size()
-		return nil
+	bad, err := archive.Walk(dir, archive.Visitor{
+		File:  func(f archive.PublishedFile) { size += f.Size },
+		Batch: func(_ archive.PublishedFile, rec arrow.RecordBatch) error { rows += rec.NumRows(); return nil },
 	})
+	if err == nil && len(bad) > 0 {
+		err = fmt.Errorf("%s: %w", bad[0].Path, bad[0].Err)
+	}
 	return rows, size, err
 }
 

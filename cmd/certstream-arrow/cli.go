@@ -19,6 +19,7 @@ type CLI struct {
 
 	Run     RunCmd     `cmd:"" default:"withargs" help:"Archive a CertStream server into hourly Feather files (the default command)."`
 	Recover RecoverCmd `cmd:"" help:"Publish what crashed archivers left in temporary files under a dataset root, then exit."`
+	Inspect InspectCmd `cmd:"" help:"Summarise a dataset: hours, files, rows, bytes, time ranges, and per CT log the cert_index range, holes and duplicates."`
 	Import  ImportCmd  `cmd:"" help:"Archive a recorded capture (JSON lines; .zst, .gz or - for stdin) into the dataset, partitioned by seen."`
 	Serve   ServeCmd   `cmd:"" help:"Serve a capture, or generated messages, as a CertStream server on loopback: try the archiver offline."`
 	Bench   BenchCmd   `cmd:"" help:"Measure the archiver end to end against a loopback flood, next to a read-and-discard client."`

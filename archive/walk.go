@@ -1,0 +1,120 @@
+package archive
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path"
+	"strings"
+	"time"
+
+	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/ipc"
+)
+
+// PublishedFile is one published file of a dataset.
+type PublishedFile struct {
+	Path string    // relative to the root: hour=.../NAME.feather
+	Hour time.Time // of its partition
+	Size int64
+}
+
+// FileError is a published file that could not be read.
+type FileError struct {
+	Path string
+	Err  error
+}
+
+// Visitor receives what Walk reads. Either function may be nil.
+type Visitor struct {
+	File  func(PublishedFile)                          // each readable file, after its batches
+	Batch func(PublishedFile, arrow.RecordBatch) error // each record batch; an error stops the walk
+}
+
+// Walk reads every published file under root (temporary files are not
+// published and are skipped), in chronological order, one record batch at a
+// time, so memory stays bounded by one batch however large the dataset. A
+// file that cannot be read is reported in the returned list and the walk
+// goes on; an error from v.Batch stops it.
+func Walk(root string, v Visitor) ([]FileError, error) {
+	r, err := os.OpenRoot(root)
+	if err != nil {
+		return nil, fmt.Errorf("dataset root: %w", err)
+	}
+	defer r.Close()
+	hours, err := os.ReadDir(root)
+	if err != nil {
+		return nil, fmt.Errorf("dataset root: %w", err)
+	}
+	var bad []FileError
+	for _, h := range hours {
+		if !h.IsDir() || !isHourDir(h.Name()) {
+			continue
+		}
+		hour, _ := time.Parse(HourFormat, strings.TrimPrefix(h.Name(), HourPrefix))
+		files, err := fs.ReadDir(r.FS(), h.Name()) // sorted by name: chronological
+		if err != nil {
+			bad = append(bad, FileError{h.Name(), err})
+			continue
+		}
+		for _, f := range files {
+			if strings.HasPrefix(f.Name(), ".") || !strings.HasSuffix(f.Name(), Ext) || !f.Type().IsRegular() {
+				continue
+			}
+			pf := PublishedFile{Path: path.Join(h.Name(), f.Name()), Hour: hour}
+			err := walkFile(r, &pf, v.Batch)
+			var fnErr fnError
+			switch {
+			case errors.As(err, &fnErr):
+				return bad, fnErr.err
+			case err != nil:
+				bad = append(bad, FileError{pf.Path, err})
+			case v.File != nil:
+				v.File(pf)
+			}
+		}
+	}
+	return bad, nil
+}
+
+// fnError marks an error returned by Walk's callback.
+type fnError struct{ err error }
+
+func (e fnError) Error() string { return e.err.Error() }
+
+func walkFile(r *os.Root, pf *PublishedFile, fn func(PublishedFile, arrow.RecordBatch) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil { // corrupt bytes can panic inside the IPC reader
+			err = fmt.Errorf("corrupt file: %v", p)
+		}
+	}()
+	f, err := r.Open(pf.Path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	pf.Size = fi.Size()
+	rd, err := ipc.NewFileReader(f)
+	if err != nil {
+		return err
+	}
+	defer rd.Close()
+	for i := range rd.NumRecords() {
+		rec, err := rd.RecordBatch(i)
+		if err != nil {
+			return fmt.Errorf("batch %d: %w", i, err)
+		}
+		if fn == nil {
+			continue
+		}
+		if err := fn(*pf, rec); err != nil {
+			return fnError{err}
+		}
+	}
+	return nil
+}

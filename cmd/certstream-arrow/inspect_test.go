@@ -1,0 +1,107 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/schema"
+	"github.com/certstream-arrow/certstream-arrow/stream"
+)
+
+func TestIntervals(t *testing.T) {
+	var iv intervals
+	dups := 0
+	for _, x := range []int64{5, 6, 7, 10, 9, 3, 8, 7, 1, 2, 4, 20, 4} {
+		if iv.add(x) {
+			dups++
+		}
+	}
+	if fmt.Sprint(iv) != "[[1 10] [20 20]]" || dups != 2 {
+		t.Fatalf("intervals %v, dups %d", iv, dups)
+	}
+}
+
+// A dataset with planted holes, duplicates and an unreadable file gives
+// exactly the numbers planted.
+func TestInspect(t *testing.T) {
+	root := t.TempDir()
+	hour := time.Date(2026, 11, 24, 13, 0, 0, 0, time.UTC)
+	ds, err := archive.Open(archive.Options{Root: root, Schema: schema.New("test"), BatchRows: 7, PartitionBy: archive.BySeen,
+		Collector: "inspect", Now: func() time.Time { return hour.Add(3 * time.Hour) }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	add := func(url string, idx int64, seen time.Time) {
+		ds.Append(&stream.Update{Kind: stream.KindCertificate, ReceivedAt: hour.Add(2 * time.Hour), Seen: seen,
+			SourceURL: []byte(url), SourceName: []byte("log " + url), CertIndex: idx, HasCertIndex: true})
+	}
+	n := 0
+	for i := int64(1); i <= 100; i++ { // log A: holes 50..54 and 80; 10 twice, 20 three times
+		if i >= 50 && i <= 54 || i == 80 {
+			continue
+		}
+		add("https://a.example/", i, hour.Add(time.Duration(i)*time.Minute))
+		n++
+	}
+	for _, dup := range []int64{10, 20, 20} {
+		add("https://a.example/", dup, hour)
+		n++
+	}
+	for i := int64(1009); i >= 1000; i-- { // log B: contiguous, arriving backwards
+		add("https://b.example/", i, hour)
+		n++
+	}
+	ds.Append(&stream.Update{Kind: stream.KindDomains, ReceivedAt: hour.Add(2 * time.Hour), Domains: [][]byte{[]byte("x.example")}})
+	if err := ds.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, "hour=2026-11-24T13", "broken.feather"), []byte("not arrow"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := (&InspectCmd{Dir: root, JSON: true, out: &out}).Run(); err != nil {
+		t.Fatal(err)
+	}
+	var rep inspectReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	if rep.Rows != int64(n+1) || rep.NoIndex != 1 || rep.Hours != 3 || rep.FirstHour != "2026-11-24T13" || rep.LastHour != "2026-11-24T15" {
+		t.Errorf("rows %d (want %d), no index %d, hours %d %s..%s", rep.Rows, n+1, rep.NoIndex, rep.Hours, rep.FirstHour, rep.LastHour)
+	}
+	if len(rep.Unreadable) != 1 || rep.Unreadable[0].Path != "hour=2026-11-24T13/broken.feather" {
+		t.Errorf("unreadable %v", rep.Unreadable)
+	}
+	got := map[string]string{}
+	for _, l := range rep.Logs {
+		got[l.SourceURL] = fmt.Sprintf("rows=%d min=%d max=%d holes=%d missing=%d dups=%d", l.Rows, l.MinIndex, l.MaxIndex, l.Holes, l.Missing, l.Duplicates)
+	}
+	want := map[string]string{
+		"https://a.example/": "rows=97 min=1 max=100 holes=2 missing=6 dups=3",
+		"https://b.example/": "rows=10 min=1000 max=1009 holes=0 missing=0 dups=0",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("logs\n got %v\nwant %v", got, want)
+	}
+	if rep.Seen.Min == nil || !rep.Seen.Min.Equal(hour) || !rep.Seen.Max.Equal(hour.Add(100*time.Minute)) {
+		t.Errorf("seen %v", rep.Seen)
+	}
+
+	out.Reset()
+	if err := (&InspectCmd{Dir: root, out: &out}).Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"hours        3", "97", "unreadable: hour=2026-11-24T13/broken.feather"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, out.String())
+		}
+	}
+}
