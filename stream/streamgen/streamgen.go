@@ -35,10 +35,11 @@ type Options struct {
 }
 
 // Generator produces realistic CertStream messages, shaped like the
-// reloading01 Rust server's recorded ones: a few CT logs with increasing
-// cert_index, common issuers, SAN counts with a long tail up to 1000, random
-// but well-formed names, and (full stream) DER blobs of realistic size.
-// Output is deterministic for a seed.
+// reloading01 Rust server's recorded ones (lite ~1.5 KB, full ~5 KB): a few
+// CT logs with increasing cert_index, common issuers, SAN counts with a long
+// tail up to 1000, random but well-formed names, sha1/sha256 and the usual
+// extensions, and on the full stream the leaf DER and a 2-certificate chain
+// (without DER, as that server sends it). Deterministic for a seed.
 type Generator struct {
 	opts  Options
 	rng   *rand.Rand
@@ -105,28 +106,30 @@ type genMessage struct {
 }
 
 type genData struct {
-	UpdateType string         `json:"update_type"`
-	Leaf       genCert        `json:"leaf_cert"`
-	Chain      []genCert      `json:"chain,omitempty"`
-	CertIndex  int64          `json:"cert_index"`
-	CertLink   string         `json:"cert_link"`
-	Seen       float64        `json:"seen"`
-	Source     map[string]any `json:"source"`
+	UpdateType  string         `json:"update_type"`
+	Leaf        genCert        `json:"leaf_cert"`
+	Chain       []genCert      `json:"chain,omitempty"`
+	CertIndex   int64          `json:"cert_index"`
+	CertLink    string         `json:"cert_link"`
+	Seen        float64        `json:"seen"`
+	SubmittedAt float64        `json:"submission_timestamp"`
+	Source      map[string]any `json:"source"`
 }
 
 type genCert struct {
-	Subject    map[string]any    `json:"subject"`
-	Issuer     map[string]any    `json:"issuer"`
-	Serial     string            `json:"serial_number"`
-	NotBefore  int64             `json:"not_before"`
-	NotAfter   any               `json:"not_after"`
-	SHA1       string            `json:"fingerprint"`
-	SHA256     string            `json:"sha256,omitempty"`
-	SigAlg     string            `json:"signature_algorithm"`
-	IsCA       bool              `json:"is_ca"`
-	Domains    []string          `json:"all_domains,omitempty"`
-	DER        string            `json:"as_der,omitempty"`
-	Extensions map[string]string `json:"extensions"`
+	Subject    map[string]any `json:"subject"`
+	Issuer     map[string]any `json:"issuer"`
+	Serial     string         `json:"serial_number"`
+	NotBefore  int64          `json:"not_before"`
+	NotAfter   any            `json:"not_after"`
+	SHA1       string         `json:"fingerprint"`
+	SHA1Again  string         `json:"sha1"`
+	SHA256     string         `json:"sha256"`
+	SigAlg     string         `json:"signature_algorithm"`
+	IsCA       bool           `json:"is_ca"`
+	Domains    []string       `json:"all_domains,omitempty"`
+	DER        string         `json:"as_der,omitempty"`
+	Extensions map[string]any `json:"extensions"`
 }
 
 func (g *Generator) certificate() genMessage {
@@ -140,12 +143,13 @@ func (g *Generator) certificate() genMessage {
 	seen := g.opts.Start.Add(time.Duration(g.n-1) * g.opts.Step)
 	domains := g.domains()
 	d := genData{
-		UpdateType: []string{"X509LogEntry", "PrecertLogEntry"}[g.rng.IntN(2)],
-		Leaf:       g.leaf(domains, iss, seen),
-		CertIndex:  idx,
-		CertLink:   fmt.Sprintf("%sct/v1/get-entries?start=%d&end=%d", lg.url, idx, idx),
-		Seen:       float64(seen.UnixMicro()) / 1e6,
-		Source:     map[string]any{"name": lg.name, "url": lg.url},
+		UpdateType:  []string{"X509LogEntry", "PrecertLogEntry"}[g.rng.IntN(2)],
+		Leaf:        g.leaf(domains, iss, seen),
+		CertIndex:   idx,
+		CertLink:    fmt.Sprintf("%sct/v1/get-entries?start=%d&end=%d", lg.url, idx, idx),
+		Seen:        float64(seen.UnixMicro()) / 1e6,
+		SubmittedAt: float64(seen.Add(-time.Hour).UnixMilli()) / 1e3,
+		Source:      map[string]any{"name": lg.name, "url": lg.url},
 	}
 	if g.opts.Kind == Full {
 		d.Chain = g.chain(iss)
@@ -159,48 +163,54 @@ func (g *Generator) leaf(domains []string, iss genIssuer, seen time.Time) genCer
 	if g.rng.IntN(500) == 0 {
 		notAfter = "no_expiration" // Elixir's spelling for a missing date
 	}
+	sum := sha256.Sum256(der)
+	ski := g.der(20)
 	c := genCert{
 		Subject:   map[string]any{"CN": domains[0], "aggregated": "/CN=" + domains[0]},
 		Issuer:    dn(iss.c, iss.cn, iss.o),
-		Serial:    fmt.Sprintf("%032X", g.rng.Uint64()),
+		Serial:    fmt.Sprintf("%016X%016X", g.rng.Uint64(), g.rng.Uint64()),
 		NotBefore: seen.Add(-time.Hour).Unix(),
 		NotAfter:  notAfter,
 		SHA1:      colonHex(sha1Sum(der)),
+		SHA256:    colonHex(sum[:]),
 		SigAlg:    iss.alg,
 		Domains:   domains,
-		Extensions: map[string]string{
-			"basicConstraints": "CA:FALSE",
-			"subjectAltName":   "DNS:" + strings.Join(domains, ", DNS:"),
+		Extensions: map[string]any{
+			"authorityInfoAccess":    fmt.Sprintf("URI:http://%s.o.example-ca.net/, URI:http://%s.i.example-ca.net/ca.crt", iss.cn, iss.cn),
+			"authorityKeyIdentifier": "keyid:" + strings.ToLower(colonHex(sha1Sum([]byte(iss.cn)))),
+			"basicConstraints":       "CA:FALSE",
+			"certificatePolicies":    "Policy: 2.23.140.1.2.1\n",
+			"extendedKeyUsage":       "serverAuth",
+			"keyUsage":               "Digital Signature, Key Encipherment",
+			"subjectAltName":         "DNS:" + strings.Join(domains, ", DNS:"),
+			"subjectKeyIdentifier":   "keyid:" + strings.ToLower(colonHex(ski)),
 		},
+	}
+	c.SHA1Again = c.SHA1
+	if g.rng.IntN(3) > 0 {
+		c.Extensions["ctlPoisonByte"] = true
 	}
 	if g.opts.Kind == Full {
 		c.DER = base64.StdEncoding.EncodeToString(der)
-		sum := sha256.Sum256(der)
-		c.SHA256 = colonHex(sum[:])
 	}
 	return c
 }
 
-// chain returns the issuer's intermediate and root. Like real traffic, the
-// same few chain certificates (and DER) repeat in every message.
+// chain returns the issuer's intermediate and root, without DER, as the
+// Rust servers send them on the full stream.
 func (g *Generator) chain(iss genIssuer) []genCert {
-	fixed := rand.New(rand.NewPCG(uint64(len(iss.cn)), uint64(iss.cn[0])))
-	der := func(n int) string {
-		b := make([]byte, n)
-		for i := range b {
-			b[i] = byte(fixed.Uint32())
-		}
-		return base64.StdEncoding.EncodeToString(b)
-	}
 	root := dn("US", "ISRG Root X1", "Internet Security Research Group")
 	inter := genCert{Subject: dn(iss.c, iss.cn, iss.o), Issuer: root, Serial: "8A7D3E13D62F30EF2386BD29076B34F8",
 		NotBefore: 1709683200, NotAfter: 1899072000, SigAlg: "sha256, rsa", IsCA: true,
-		DER: der(1300), Extensions: map[string]string{"basicConstraints": "CA:TRUE, pathlen:0"}}
+		Extensions: map[string]any{"basicConstraints": "CA:TRUE, pathlen:0", "keyUsage": "Digital Signature, Certificate Sign, CRL Sign"}}
 	top := genCert{Subject: root, Issuer: root, Serial: "8210CFB0D240E3594463E0BB63828B00",
 		NotBefore: 1433399616, NotAfter: 2064551616, SigAlg: "sha256, rsa", IsCA: true,
-		DER: der(1380), Extensions: map[string]string{"basicConstraints": "CA:TRUE"}}
+		Extensions: map[string]any{"basicConstraints": "CA:TRUE", "keyUsage": "Certificate Sign, CRL Sign"}}
 	for _, c := range []*genCert{&inter, &top} {
 		c.SHA1 = colonHex(sha1Sum([]byte(c.Serial)))
+		c.SHA1Again = c.SHA1
+		sum := sha256.Sum256([]byte(c.Serial))
+		c.SHA256 = colonHex(sum[:])
 	}
 	return []genCert{inter, top}
 }
