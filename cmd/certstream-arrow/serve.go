@@ -131,23 +131,13 @@ func (s *ServeCmd) feed(ctx context.Context, conn *websocket.Conn, kind string, 
 		pace, perTick = t.C, max(s.Rate/100, 1)
 	}
 	var shaper fastjson.Parser
+	ready := make(chan struct{}) // always ready: enables the send case
+	close(ready)
 	sent, budget := 0, perTick
 	for {
-		canSend := next != nil && (s.Count == 0 || sent < s.Count) && (pace == nil || budget > 0)
-		if !canSend { // wait for whatever comes first
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-gone:
-				return nil
-			case <-heartbeat.C:
-				if err := sendHeartbeat(conn); err != nil {
-					return err
-				}
-			case <-pace:
-				budget = perTick
-			}
-			continue
+		var send <-chan struct{}
+		if next != nil && (s.Count == 0 || sent < s.Count) && (pace == nil || budget > 0) {
+			send = ready
 		}
 		select {
 		case <-ctx.Done():
@@ -160,7 +150,7 @@ func (s *ServeCmd) feed(ctx context.Context, conn *websocket.Conn, kind string, 
 			}
 		case <-pace:
 			budget = perTick
-		default:
+		case <-send:
 			msg, ok := next()
 			if !ok {
 				next = nil
