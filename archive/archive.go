@@ -67,6 +67,17 @@ const (
 	BySeen
 )
 
+// ParsePartitionBy turns "received" or "seen" into a PartitionBy.
+func ParsePartitionBy(s string) (PartitionBy, error) {
+	switch s {
+	case "received":
+		return ByReceived, nil
+	case "seen":
+		return BySeen, nil
+	}
+	return 0, fmt.Errorf("partition by %q: want received or seen", s)
+}
+
 // Options configures a Dataset. Zero limits mean "no limit".
 type Options struct {
 	Root           string

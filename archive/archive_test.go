@@ -281,3 +281,14 @@ func TestRootPaths(t *testing.T) {
 		t.Error(`"./x/../data2" created x`)
 	}
 }
+
+func TestParsePartitionBy(t *testing.T) {
+	for in, want := range map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen} {
+		if got, err := archive.ParsePartitionBy(in); err != nil || got != want {
+			t.Errorf("%q: %v %v", in, got, err)
+		}
+	}
+	if _, err := archive.ParsePartitionBy("sent"); err == nil {
+		t.Error(`"sent" accepted`)
+	}
+}

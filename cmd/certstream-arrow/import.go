@@ -65,10 +65,14 @@ func (c *ImportCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer capture.Close()
+	partitionBy, err := archive.ParsePartitionBy(c.PartitionBy)
+	if err != nil {
+		return err
+	}
 	ds, err := archive.Open(archive.Options{
 		Root: c.Output, Schema: schema.New(programVersion()), Collector: c.Collector, BatchRows: c.BufferSize,
 		FlushInterval: 10 * time.Second, RotateRows: 500_000, RotateBytes: 256 << 20, FsyncBatch: false,
-		PartitionBy:    map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen}[c.PartitionBy],
+		PartitionBy:    partitionBy,
 		MaxPendingRows: 200_000, Logger: log.With("component", "archive"),
 	})
 	if err != nil {

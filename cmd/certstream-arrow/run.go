@@ -179,6 +179,10 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	ver := programVersion()
 	publishHist := newPublishHistogram()
+	partitionBy, err := archive.ParsePartitionBy(r.PartitionBy)
+	if err != nil {
+		return err
+	}
 	ds, err := archive.Open(archive.Options{
 		Root:           r.Output,
 		Schema:         schema.New(ver),
@@ -190,7 +194,7 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		RotateRows:     r.RotateRows,
 		RotateBytes:    int64(r.RotateBytes),
 		RotateAge:      r.RotateAge,
-		PartitionBy:    map[string]archive.PartitionBy{"received": archive.ByReceived, "seen": archive.BySeen}[r.PartitionBy],
+		PartitionBy:    partitionBy,
 		Logger:         log.With("component", "archive"),
 		OnPublish:      func(took time.Duration) { publishHist.Observe(took.Seconds()) },
 	})

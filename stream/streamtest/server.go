@@ -126,9 +126,6 @@ func (s *Server) CertPEM() []byte {
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.http.Certificate().Raw})
 }
 
-// Requests returns how many HTTP requests arrived, rejected ones included.
-func (s *Server) Requests() int { return int(s.requests.Load()) }
-
 func (s *Server) handler(session Session) http.Handler {
 	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -188,9 +185,6 @@ func (s *Server) Header() http.Header {
 	h, _ := s.header.Load().(http.Header)
 	return h
 }
-
-// Connections returns how many WebSocket connections were accepted.
-func (s *Server) Connections() int { return int(s.conns.Load()) }
 
 // Hold starts the connection's reader, which answers pings and returns when
 // the client goes away; the returned channel closes then.
