@@ -18,11 +18,12 @@ type Builder struct {
 	rows int
 
 	strs    [numColumns]*array.BinaryBuilder // string and binary columns, nil elsewhere
+	digests [numColumns]*array.FixedSizeBinaryBuilder
 	times   [numColumns]*array.TimestampBuilder
 	index   *array.Int64Builder
 	isCA    *array.BooleanBuilder
-	domains *array.ListBuilder
-	chain   *array.ListBuilder
+	domains *array.LargeListBuilder
+	chain   *array.LargeListBuilder
 }
 
 // NewBuilder returns a Builder for schema s, which must come from New.
@@ -30,18 +31,20 @@ func NewBuilder(mem memory.Allocator, s *arrow.Schema) *Builder {
 	b := &Builder{rb: array.NewRecordBuilder(mem, s)}
 	for i, f := range b.rb.Fields() {
 		switch fb := f.(type) {
-		case *array.StringBuilder:
+		case *array.LargeStringBuilder:
 			b.strs[i] = fb.BinaryBuilder
 		case *array.BinaryBuilder:
 			b.strs[i] = fb
+		case *array.FixedSizeBinaryBuilder:
+			b.digests[i] = fb
 		case *array.TimestampBuilder:
 			b.times[i] = fb
 		}
 	}
 	b.index = b.rb.Field(colCertIndex).(*array.Int64Builder)
 	b.isCA = b.rb.Field(colIsCA).(*array.BooleanBuilder)
-	b.domains = b.rb.Field(colDomains).(*array.ListBuilder)
-	b.chain = b.rb.Field(colChainSubjects).(*array.ListBuilder)
+	b.domains = b.rb.Field(colDomains).(*array.LargeListBuilder)
+	b.chain = b.rb.Field(colChainSubjects).(*array.LargeListBuilder)
 	return b
 }
 
@@ -73,8 +76,8 @@ func (b *Builder) Append(u *stream.Update) {
 	b.appendTime(colNotBefore, u.NotBefore)
 	b.appendTime(colNotAfter, u.NotAfter)
 	b.appendStr(colSerial, u.Serial)
-	b.appendStr(colFingerprint, u.SHA1)
-	b.appendStr(colSHA256, u.SHA256)
+	b.appendDigest(colFingerprint, u.SHA1)
+	b.appendDigest(colSHA256, u.SHA256)
 	b.appendStr(colSigAlg, u.SigAlg)
 	switch u.IsCA {
 	case stream.BoolTrue:
@@ -107,6 +110,16 @@ func (b *Builder) appendStr(col int, v []byte) {
 	b.strs[col].Append(v)
 }
 
+// appendDigest appends a digest of the column's width; anything else is null.
+func (b *Builder) appendDigest(col int, v []byte) {
+	db := b.digests[col]
+	if len(v) != db.Type().(*arrow.FixedSizeBinaryType).ByteWidth {
+		db.AppendNull()
+		return
+	}
+	db.Append(v)
+}
+
 // appendTime appends t in the column's unit; the zero time is null.
 func (b *Builder) appendTime(col int, t time.Time) {
 	tb := b.times[col]
@@ -121,13 +134,13 @@ func (b *Builder) appendTime(col int, t time.Time) {
 	tb.Append(arrow.Timestamp(t.UnixMicro()))
 }
 
-func appendList(lb *array.ListBuilder, items [][]byte) {
+func appendList(lb *array.LargeListBuilder, items [][]byte) {
 	if items == nil {
 		lb.AppendNull()
 		return
 	}
 	lb.Append(true)
-	vb := lb.ValueBuilder().(*array.StringBuilder).BinaryBuilder
+	vb := lb.ValueBuilder().(*array.LargeStringBuilder).BinaryBuilder
 	for _, s := range items {
 		vb.Append(s)
 	}

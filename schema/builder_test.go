@@ -133,17 +133,35 @@ func TestOddShapes(t *testing.T) {
 					t.Errorf("domains %q", d)
 				}
 			}},
-		{"placeholder DER is null, sha256 stays null", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"::BASE64_DER_CERT::"}}}`,
+		{"placeholder DER is null, digests stay null", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"::BASE64_DER_CERT::"}}}`,
 			func(t *testing.T, r archivetest.Row) {
-				if r["as_der"] != nil || r["sha256"] != nil {
-					t.Errorf("as_der %v sha256 %v", r["as_der"], r["sha256"])
+				if r["as_der"] != nil || r["sha256"] != nil || r["fingerprint"] != nil {
+					t.Errorf("as_der %v sha256 %v fingerprint %v", r["as_der"], r["sha256"], r["fingerprint"])
 				}
 			}},
-		{"DER gives sha256", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"aGVsbG8="}}}`,
+		{"DER gives the digests not sent", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"aGVsbG8="}}}`,
 			func(t *testing.T, r archivetest.Row) {
-				const want = "2C:F2:4D:BA:5F:B0:A3:0E:26:E8:3B:2A:C5:B9:E2:9E:1B:16:1E:5C:1F:A7:42:5E:73:04:33:62:93:8B:98:24"
-				if string(r["as_der"].([]byte)) != "hello" || r["sha256"] != want {
-					t.Errorf("as_der %q sha256 %v", r["as_der"], r["sha256"])
+				const sha256 = "2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824"
+				const sha1 = "AAF4C61DDCC5E8A2DABEDE0F3B482CD9AEA9434D"
+				if string(r["as_der"].([]byte)) != "hello" || r["sha256"] != sha256 || r["fingerprint"] != sha1 {
+					t.Errorf("as_der %q sha256 %v fingerprint %v", r["as_der"], r["sha256"], r["fingerprint"])
+				}
+			}},
+		{"digests sent win over DER; colons and case do not matter", `{"message_type":"certificate_update","data":{"leaf_cert":{"as_der":"aGVsbG8=",
+				"fingerprint":"00:11:22:33:44:55:66:77:88:99:aa:bb:cc:dd:ee:ff:00:11:22:33",
+				"sha256":"00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["fingerprint"] != "00112233445566778899AABBCCDDEEFF00112233" ||
+					r["sha256"] != "00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF" {
+					t.Errorf("fingerprint %v sha256 %v", r["fingerprint"], r["sha256"])
+				}
+			}},
+		{"a digest that is not hex of the right size is null", `{"message_type":"certificate_update","data":{"leaf_cert":{
+				"fingerprint":"00:11:22", "sha1":"00:11:22:33:44:55:66:77:88:99:AA:BB:CC:DD:EE:FF:00:11:22:33",
+				"sha256":"not a digest, but 64 characters long, to make sure length is not enough"}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["fingerprint"] != nil || r["sha256"] != nil {
+					t.Errorf("fingerprint %v sha256 %v", r["fingerprint"], r["sha256"])
 				}
 			}},
 		{"is_ca from basicConstraints", `{"message_type":"certificate_update","data":{"leaf_cert":{"extensions":{"basicConstraints":"CA:TRUE, pathlen:0"}}}}`,

@@ -39,3 +39,9 @@ FROM (SELECT seen, subject_cn, issuer_o, not_after, unnest(domains) AS domain FR
 WHERE domain = 'example.com' OR domain LIKE '%.example.com'
 ORDER BY seen DESC
 LIMIT 20;
+
+-- One certificate by its SHA-256 as crt.sh shows it (digests are stored as
+-- bytes: compare with from_hex, show with hex).
+SELECT seen, domains, hex(fingerprint) AS sha1, hex(sha256) AS sha256, source_name, cert_index
+FROM certs
+WHERE sha256 = from_hex('2CF24DBA5FB0A30E26E83B2AC5B9E29E1B161E5C1FA7425E73043362938B9824');

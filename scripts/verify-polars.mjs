@@ -18,7 +18,7 @@ if (!root) {
   process.exit(2);
 }
 
-const summary = { files: 0, rows: 0, hours: {}, certificates: 0, distinct_certificates: 0, domains: 0 };
+const summary = { files: 0, rows: 0, hours: {}, certificates: 0, distinct_certificates: 0, domains: 0, sha256: 0 };
 const keys = new Set();
 for (const hour of readdirSync(root).filter((d) => d.startsWith("hour=")).sort()) {
   for (const name of readdirSync(join(root, hour)).sort()) {
@@ -38,6 +38,8 @@ for (const hour of readdirSync(root).filter((d) => d.startsWith("hour=")).sort()
     summary.certificates += certs.height;
     for (const r of certs.select("source_url", "cert_index").toRecords()) keys.add(`${r.source_url}|${r.cert_index}`);
     summary.domains += df.select(pl.col("domains").lst.lengths().sum()).toRecords()[0].domains ?? 0;
+    const sha256 = df.getColumn("sha256");
+    summary.sha256 += sha256.len() - sha256.nullCount();
   }
 }
 summary.distinct_certificates = keys.size;

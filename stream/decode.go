@@ -1,6 +1,7 @@
 package stream
 
 import (
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -68,7 +69,8 @@ type Decoder struct {
 	domains [][]byte
 	chain   [][]byte
 	der     []byte
-	sha256  []byte
+	sha1    [sha1.Size]byte
+	sha256  [sha256.Size]byte
 	fixed   []byte // UTF-8 repairs of invalid strings
 }
 
@@ -172,6 +174,8 @@ func (d *Decoder) leaf(leaf *fastjson.Value) error {
 			return err
 		}
 	}
+	u.SHA1 = parseDigest(d.sha1[:], u.SHA1)
+	u.SHA256 = parseDigest(d.sha256[:], u.SHA256)
 	if u.NotBefore, err = timeOf(leaf.Get("not_before"), "leaf_cert.not_before", true); err != nil {
 		return err
 	}
@@ -230,10 +234,13 @@ func (d *Decoder) leafDER(v *fastjson.Value) error {
 		return nil
 	}
 	d.u.DER = d.der[:n]
+	if d.u.SHA1 == nil {
+		d.sha1 = sha1.Sum(d.u.DER)
+		d.u.SHA1 = d.sha1[:]
+	}
 	if d.u.SHA256 == nil {
-		sum := sha256.Sum256(d.u.DER)
-		d.sha256 = appendColonHex(d.sha256[:0], sum[:])
-		d.u.SHA256 = d.sha256
+		d.sha256 = sha256.Sum256(d.u.DER)
+		d.u.SHA256 = d.sha256[:]
 	}
 	return nil
 }
@@ -372,15 +379,43 @@ func isNull(v *fastjson.Value) bool {
 	return v == nil || v.Type() == fastjson.TypeNull
 }
 
-func appendColonHex(dst, sum []byte) []byte {
-	const digits = "0123456789ABCDEF"
-	for i, b := range sum {
-		if i > 0 {
-			dst = append(dst, ':')
+// parseDigest decodes a digest sent as hex, with or without colons
+// ("AB:CD:…", "abcd…"), into dst, which has the digest's size. It returns
+// nil unless text holds exactly that many bytes.
+func parseDigest(dst, text []byte) []byte {
+	n := 0
+	for i := 0; i < len(text); {
+		if text[i] == ':' && i > 0 {
+			i++
 		}
-		dst = append(dst, digits[b>>4], digits[b&15])
+		if i+1 >= len(text) || n == len(dst) {
+			return nil
+		}
+		hi, ok1 := unhex(text[i])
+		lo, ok2 := unhex(text[i+1])
+		if !ok1 || !ok2 {
+			return nil
+		}
+		dst[n] = hi<<4 | lo
+		n++
+		i += 2
+	}
+	if n != len(dst) {
+		return nil
 	}
 	return dst
+}
+
+func unhex(c byte) (byte, bool) {
+	switch {
+	case '0' <= c && c <= '9':
+		return c - '0', true
+	case 'a' <= c && c <= 'f':
+		return c - 'a' + 10, true
+	case 'A' <= c && c <= 'F':
+		return c - 'A' + 10, true
+	}
+	return 0, false
 }
 
 func appendValidUTF8(dst, b []byte) []byte {

@@ -97,8 +97,9 @@ func TestRecordedMessagesDecode(t *testing.T) {
 	}
 }
 
-// FuzzDecode: no input panics, every failure has a reason, and every string
-// handed on is valid UTF-8 (polars and pandas reject invalid utf8 columns).
+// FuzzDecode: no input panics, every failure has a reason, every string
+// handed on is valid UTF-8 (polars and pandas reject invalid utf8 columns),
+// and digests are nil or of their exact size.
 func FuzzDecode(f *testing.F) {
 	for _, rec := range streamtest.LoadRecorded(f) {
 		f.Add(rec.Data)
@@ -113,10 +114,13 @@ func FuzzDecode(f *testing.F) {
 			return
 		}
 		for _, s := range append([][]byte{u.UpdateType, u.CertLink, u.SourceURL, u.SourceName, u.Subject, u.SubjectCN,
-			u.SubjectO, u.Issuer, u.IssuerCN, u.IssuerO, u.Serial, u.SHA1, u.SHA256, u.SigAlg}, append(u.Domains, u.ChainNames...)...) {
+			u.SubjectO, u.Issuer, u.IssuerCN, u.IssuerO, u.Serial, u.SigAlg}, append(u.Domains, u.ChainNames...)...) {
 			if !utf8.Valid(s) {
 				t.Fatalf("invalid UTF-8 %q", s)
 			}
+		}
+		if u.SHA1 != nil && len(u.SHA1) != 20 || u.SHA256 != nil && len(u.SHA256) != 32 {
+			t.Fatalf("digests of %d and %d bytes", len(u.SHA1), len(u.SHA256))
 		}
 	})
 }

@@ -76,8 +76,8 @@ type Update struct {
 	NotBefore  time.Time
 	NotAfter   time.Time // zero for Elixir's "no_expiration"
 	Serial     []byte
-	SHA1       []byte // leaf_cert.fingerprint, falling back to leaf_cert.sha1
-	SHA256     []byte // as sent, else computed from DER
+	SHA1       []byte // 20-byte digest: leaf_cert.fingerprint or .sha1 (hex), else of DER; nil if neither
+	SHA256     []byte // 32-byte digest: leaf_cert.sha256 (hex), else of DER; nil if neither
 	SigAlg     []byte
 	IsCA       Bool // leaf_cert.is_ca, else derived from basicConstraints
 	DER        []byte

@@ -2,10 +2,13 @@ package archivetest
 
 import (
 	"bytes"
+	"crypto/sha1"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"regexp"
 	"sort"
 	"strings"
 	"testing"
@@ -78,21 +81,28 @@ func certRow(data, leaf map[string]any) Row {
 	for col, p := range map[string][]string{
 		"subject": {"subject", "aggregated"}, "subject_cn": {"subject", "CN"}, "subject_o": {"subject", "O"},
 		"issuer": {"issuer", "aggregated"}, "issuer_cn": {"issuer", "CN"}, "issuer_o": {"issuer", "O"},
-		"serial_number": {"serial_number"}, "fingerprint": {"fingerprint"}, "sha256": {"sha256"},
-		"signature_algorithm": {"signature_algorithm"},
+		"serial_number": {"serial_number"}, "signature_algorithm": {"signature_algorithm"},
 	} {
 		row[col] = strOf(path(leaf, p...))
 	}
-	if row["fingerprint"] == nil {
-		row["fingerprint"] = strOf(leaf["sha1"])
+	sent := leaf["fingerprint"]
+	if sent == nil {
+		sent = leaf["sha1"]
 	}
+	row["fingerprint"] = digestOf(sent, sha1.Size)
+	row["sha256"] = digestOf(leaf["sha256"], sha256.Size)
 	row["not_before"] = tsOf(leaf["not_before"], time.Second)
 	row["not_after"] = tsOf(leaf["not_after"], time.Second)
 	if s, ok := leaf["as_der"].(string); ok {
 		if der, err := base64.StdEncoding.DecodeString(s); err == nil && len(der) > 0 {
 			row["as_der"] = der
+			if row["fingerprint"] == nil {
+				sum := sha1.Sum(der)
+				row["fingerprint"] = strings.ToUpper(hex.EncodeToString(sum[:]))
+			}
 			if row["sha256"] == nil {
-				row["sha256"] = colonHex(sha256.Sum256(der))
+				sum := sha256.Sum256(der)
+				row["sha256"] = strings.ToUpper(hex.EncodeToString(sum[:]))
 			}
 		}
 	}
@@ -168,12 +178,23 @@ func tsOf(v any, unit time.Duration) any {
 	return Time(f, unit)
 }
 
-func colonHex(sum [32]byte) string {
-	parts := make([]string, len(sum))
-	for i, b := range sum {
-		parts[i] = fmt.Sprintf("%02X", b)
+var hexPairs = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2})*$`)
+
+// digestOf returns a digest sent as hex text (colons optional) as
+// uppercase hex without colons, or nil unless it is size bytes long.
+func digestOf(v any, size int) any {
+	text, ok := v.(string)
+	if !ok {
+		return nil
 	}
-	return strings.Join(parts, ":")
+	if !hexPairs.MatchString(text) {
+		return nil
+	}
+	b, _ := hex.DecodeString(strings.ReplaceAll(text, ":", ""))
+	if len(b) != size {
+		return nil
+	}
+	return strings.ToUpper(hex.EncodeToString(b))
 }
 
 // SameRows fails the test unless got and want hold the same rows, in any

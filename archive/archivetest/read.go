@@ -6,6 +6,7 @@ package archivetest
 
 import (
 	"bytes"
+	"encoding/hex"
 	"fmt"
 	"math"
 	"os"
@@ -146,6 +147,9 @@ func Rows(rec arrow.RecordBatch) []Row {
 	return rows
 }
 
+// value returns row i of col as a plain Go value: string, []byte, int64,
+// bool, time.Time or []string. Digests (fixed-size binary) are returned as
+// uppercase hex, as DuckDB's hex() shows them.
 func value(col arrow.Array, i int) any {
 	if col.IsNull(i) {
 		return nil
@@ -153,8 +157,14 @@ func value(col arrow.Array, i int) any {
 	switch a := col.(type) {
 	case *array.String:
 		return strings.Clone(a.Value(i))
+	case *array.LargeString:
+		return strings.Clone(a.Value(i))
 	case *array.Binary:
 		return bytes.Clone(a.Value(i))
+	case *array.LargeBinary:
+		return bytes.Clone(a.Value(i))
+	case *array.FixedSizeBinary:
+		return strings.ToUpper(hex.EncodeToString(a.Value(i)))
 	case *array.Int64:
 		return a.Value(i)
 	case *array.Boolean:
@@ -162,9 +172,12 @@ func value(col arrow.Array, i int) any {
 	case *array.Timestamp:
 		unit := a.DataType().(*arrow.TimestampType).Unit
 		return a.Value(i).ToTime(unit).UTC()
-	case *array.List:
+	case array.ListLike:
 		start, end := a.ValueOffsets(i)
-		vals := a.ListValues().(*array.String)
+		vals, ok := a.ListValues().(interface{ Value(int) string })
+		if !ok {
+			break
+		}
 		out := make([]string, 0, end-start)
 		for j := start; j < end; j++ {
 			out = append(out, vals.Value(int(j)))

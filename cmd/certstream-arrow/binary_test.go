@@ -107,12 +107,13 @@ func checkWithPolars(t *testing.T, root string, wantRows int) {
 	var got struct {
 		Rows                 int `json:"rows"`
 		DistinctCertificates int `json:"distinct_certificates"`
+		SHA256               int `json:"sha256"`
 	}
 	if err := json.Unmarshal(out, &got); err != nil {
 		t.Fatalf("polars output %s: %v", out, err)
 	}
-	if got.Rows != wantRows || got.DistinctCertificates != wantRows {
-		t.Fatalf("polars read %d rows, %d distinct certificates; want %d", got.Rows, got.DistinctCertificates, wantRows)
+	if got.Rows != wantRows || got.DistinctCertificates != wantRows || got.SHA256 != wantRows {
+		t.Fatalf("polars read %d rows, %d distinct certificates, %d sha256 digests; want %d", got.Rows, got.DistinctCertificates, got.SHA256, wantRows)
 	}
 	t.Logf("polars: %s", bytes.TrimSpace(out))
 }

@@ -153,8 +153,8 @@ func (rep *inspectReport) addBatch(rec arrow.RecordBatch, logs map[string]*logRe
 	seen, _ := col("seen").(*array.Timestamp)
 	received, _ := col("received_at").(*array.Timestamp)
 	index, _ := col("cert_index").(*array.Int64)
-	url, _ := col("source_url").(*array.String)
-	name, _ := col("source_name").(*array.String)
+	url, _ := col("source_url").(textColumn)
+	name, _ := col("source_name").(textColumn)
 	if seen == nil || received == nil || index == nil || url == nil || name == nil {
 		return fmt.Errorf("not a certstream-arrow schema: %s", rec.Schema())
 	}
@@ -181,6 +181,13 @@ func (rep *inspectReport) addBatch(rec arrow.RecordBatch, logs map[string]*logRe
 		}
 	}
 	return nil
+}
+
+// textColumn is a string column with 32-bit (schema 1) or 64-bit
+// (schema 2) offsets.
+type textColumn interface {
+	arrow.Array
+	Value(int) string
 }
 
 func (rep *inspectReport) finish(logs map[string]*logReport, hours map[time.Time]bool, bad []archive.FileError) {
