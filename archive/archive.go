@@ -126,6 +126,7 @@ type Dataset struct {
 	counters Counters
 	log      *slog.Logger
 	fault    faultState
+	inflight *writeJob // the batch being written, if any
 }
 
 // Open prepares the dataset root (creating it if needed), checks that it is

@@ -60,6 +60,7 @@ func (d *Dataset) recovered(now time.Time) {
 // salvageAbandoned publishes the complete batches of files given up after
 // an error. It stops at the first failure and keeps the rest for later.
 func (d *Dataset) salvageAbandoned(now time.Time) {
+	d.settle(now)
 	pending := d.fault.abandoned
 	d.fault.abandoned = nil
 	for i, f := range pending {

@@ -67,8 +67,10 @@ func (d *Dataset) hourOf(u *stream.Update) time.Time {
 // Tick does the work that is due at now: it retries failed writes when
 // their backoff has passed, writes batches that have waited FlushInterval,
 // publishes files older than RotateAge, and publishes the files of hours
-// that are over. Call it about once a second, even when no message arrives.
+// that are over. It returns once those writes are done, with the counters
+// up to date. Call it about once a second, even when no message arrives.
 func (d *Dataset) Tick(now time.Time) {
+	d.settle(now)
 	if d.fault.failing && !now.Before(d.fault.retryAt) {
 		d.salvageAbandoned(now)
 	}
@@ -89,6 +91,7 @@ func (d *Dataset) Tick(now time.Time) {
 			delete(d.parts, hour)
 		}
 	}
+	d.settle(now) // Tick returns with every due write done
 }
 
 // hourOver reports whether p's hour has ended and no row is still likely to
@@ -165,36 +168,85 @@ func (d *Dataset) evict(now time.Time) {
 }
 
 // writeBatch cuts p's buffered rows into a record batch and writes every
-// batch p has waiting, opening a file if needed and publishing it when it
-// reaches a rotation limit. While writes are failing and the retry is not
-// due, batches wait in p.queued.
+// batch p has waiting, opening a file if needed. While writes are failing
+// and the retry is not due, batches wait in p.queued.
+//
+// Writing a batch (IPC encoding, zstd, write, fsync) takes as long as
+// building it, so it runs on its own goroutine while the caller goes on
+// decoding and building the next one: at most one batch is in flight, and
+// settle accounts for it before anything else touches a file.
 func (d *Dataset) writeBatch(p *partition, now time.Time) {
 	if p.rows.Len() > 0 {
 		p.queued = append(p.queued, p.rows.NewRecordBatch())
 		p.pendingSince = time.Time{}
 	}
-	for len(p.queued) > 0 && !(d.fault.failing && now.Before(d.fault.retryAt)) {
+	for len(p.queued) > 0 {
+		d.settle(now)
+		if d.fault.failing && now.Before(d.fault.retryAt) {
+			return
+		}
 		if p.file == nil && !d.openFile(p, now) {
 			return
 		}
 		rec := p.queued[0]
-		if err := p.file.write(rec); err != nil {
-			d.abandonFile(p, err, now) // the batch is not in the file: it stays queued
-			return
-		}
 		p.queued = p.queued[1:]
-		d.counters.RowsPending.Add(-rec.NumRows())
-		d.counters.Rows.Add(rec.NumRows())
-		d.counters.Batches.Add(1)
-		rec.Release()
-		if err := p.file.sync(); err != nil {
-			d.abandonFile(p, err, now) // the batch is in the file: salvage publishes it
-			return
+		d.startWrite(p, rec)
+	}
+}
+
+// writeJob is one record batch being written to its partition's file by a
+// goroutine of its own. Until settle has seen done closed, only that
+// goroutine touches the file.
+type writeJob struct {
+	p        *partition
+	f        *file
+	rec      arrow.RecordBatch
+	writeErr error // the batch is not (wholly) in the file
+	syncErr  error // the batch is in the file, but not durably
+	done     chan struct{}
+}
+
+func (d *Dataset) startWrite(p *partition, rec arrow.RecordBatch) {
+	j := &writeJob{p: p, f: p.file, rec: rec, done: make(chan struct{})}
+	go func() {
+		defer close(j.done)
+		if j.writeErr = j.f.write(rec); j.writeErr == nil {
+			j.syncErr = j.f.sync()
 		}
-		d.recovered(now)
-		if d.full(p.file) {
-			d.publishFile(p, now)
-		}
+	}()
+	d.inflight = j
+}
+
+// settle waits for the batch in flight, if any, and accounts for it: a
+// batch that could not be written goes back to the head of its partition's
+// queue; one that was written counts as written (and, if fsync failed,
+// reaches the dataset through salvage). A file that has reached a rotation
+// limit is published.
+func (d *Dataset) settle(now time.Time) {
+	j := d.inflight
+	if j == nil {
+		return
+	}
+	<-j.done
+	d.inflight = nil
+	p := j.p
+	if j.writeErr != nil {
+		p.queued = append([]arrow.RecordBatch{j.rec}, p.queued...)
+		d.abandonFile(p, j.writeErr, now)
+		return
+	}
+	n := j.rec.NumRows()
+	j.rec.Release()
+	d.counters.RowsPending.Add(-n)
+	d.counters.Rows.Add(n)
+	d.counters.Batches.Add(1)
+	if j.syncErr != nil {
+		d.abandonFile(p, j.syncErr, now)
+		return
+	}
+	d.recovered(now)
+	if d.full(j.f) {
+		d.publishFile(p, now)
 	}
 }
 
@@ -223,6 +275,7 @@ func (d *Dataset) openFile(p *partition, now time.Time) bool {
 // publishFile publishes p's open file, if any. If that fails, the file is
 // left under its temporary name and salvaged once writes work again.
 func (d *Dataset) publishFile(p *partition, now time.Time) {
+	d.settle(now)
 	f := p.file
 	if f == nil {
 		return

@@ -43,6 +43,7 @@ func crash(t *testing.T, collector string, rows int) (root, tmp string) {
 	for i := range rows {
 		d.Append(row(i))
 	}
+	d.settle(time.Now()) // the batch in flight reaches the file, then the "crash"
 	_ = d.lock.release()
 	_ = d.root.Close()
 	tmps, _ := filepath.Glob(filepath.Join(root, "hour=*", ".*.feather.tmp"))

@@ -97,7 +97,7 @@ func TestKillNineLoop(t *testing.T) {
 	}
 	checkNoStrays(t, root)
 	lost := total - len(rows)
-	bound := kills * (bufferSize + queueSize + 2000/10) // batch + queue + ~100 ms in flight
+	bound := kills * (2*bufferSize + queueSize + 2000/10) // batch building + batch writing + queue + ~100 ms in flight
 	t.Logf("%d kills: %d of %d rows archived, %d lost (%.0f per kill; bound %d per kill)",
 		kills, len(rows), total, lost, float64(lost)/kills, bound/kills)
 	if lost > bound {

@@ -47,7 +47,7 @@ type run struct {
 	cancel   context.CancelFunc
 }
 
-func startRun(t *testing.T, url string, mutate func(*RunCmd)) *run {
+func startRun(t testing.TB, url string, mutate func(*RunCmd)) *run {
 	t.Helper()
 	r := &run{root: t.TempDir(), counters: make(chan *stream.Counters, 1), done: make(chan error, 1)}
 	r.cmd = testRunCmd(url, r.root)
@@ -68,7 +68,7 @@ func startRun(t *testing.T, url string, mutate func(*RunCmd)) *run {
 }
 
 // finish waits for synced, stops the archiver and returns what it archived.
-func (r *run) finish(t *testing.T, synced <-chan struct{}) ([]archivetest.Row, *stream.Counters) {
+func (r *run) finish(t testing.TB, synced <-chan struct{}) ([]archivetest.Row, *stream.Counters) {
 	t.Helper()
 	c := <-r.counters
 	select {
