@@ -62,14 +62,20 @@ type Frame struct {
 // Release returns the frame's buffer for reuse. It is safe to call on a
 // zero Frame.
 func (f Frame) Release() {
-	if f.pool != nil && cap(*f.buf) <= maxPooledBuffer {
+	if f.pool != nil && cap(*f.buf) <= frameBuffer {
 		*f.buf = f.Data[:0]
 		f.pool.Put(f.buf)
 	}
 }
 
-// Buffers above this size (rare, huge certificates) are left to the GC.
-const maxPooledBuffer = 1 << 20
+// Frame buffers start at this size, which nearly every message fits (lite
+// ~1.7 KB, full ~5 KB), and only buffers of this size are pooled: one that
+// grew for a rare big message (a certificate with 1,000 names is ~60 KB) is
+// left to the GC. Were grown buffers pooled, the thousands of frames in the
+// queue would, over hours, each come to hold a buffer sized for the largest
+// message it ever carried, and memory would creep up with uptime (measured:
+// +14 MB of live heap in 10 s of a full-stream flood).
+const frameBuffer = 8 << 10
 
 // Client reads a CertStream server for as long as its context lives,
 // reconnecting whenever the connection fails.
@@ -98,7 +104,7 @@ func NewClient(cfg Config) (*Client, error) {
 		// than everything else on the read path together.
 		EnableCompression: false,
 	}
-	c.pool.New = func() any { b := make([]byte, 0, 8<<10); return &b }
+	c.pool.New = func() any { b := make([]byte, 0, frameBuffer); return &b }
 	return c, nil
 }
 
@@ -289,7 +295,7 @@ func (c *Client) readFrame(r io.Reader) (Frame, error) {
 		}
 		if err != nil {
 			*buf = b[:0]
-			c.pool.Put(buf)
+			Frame{Data: b[:0], buf: buf, pool: &c.pool}.Release()
 			return Frame{}, err
 		}
 	}
