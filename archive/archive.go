@@ -96,6 +96,10 @@ type Options struct {
 	Now            func() time.Time // default time.Now
 
 	OnPublish func(took time.Duration) // called after each publish with its duration (close, fsync, rename)
+	// OnBatchWritten is called after each record batch is written (and
+	// fsynced, with FsyncBatch) with how long that took. It runs on the
+	// goroutine that wrote the batch, concurrently with the Dataset's owner.
+	OnBatchWritten func(rows int64, took time.Duration)
 
 	wrapFS func(fsys) fsys // tests: inject faults
 }

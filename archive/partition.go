@@ -67,10 +67,13 @@ func (d *Dataset) hourOf(u *stream.Update) time.Time {
 // Tick does the work that is due at now: it retries failed writes when
 // their backoff has passed, writes batches that have waited FlushInterval,
 // publishes files older than RotateAge, and publishes the files of hours
-// that are over. It returns once those writes are done, with the counters
-// up to date. Call it about once a second, even when no message arrives.
+// that are over. It returns once the writes it started are done. Call it
+// about once a second, even when no message arrives.
 func (d *Dataset) Tick(now time.Time) {
-	d.settle(now)
+	if j := d.inflight; j != nil && j.finished() {
+		d.settle(now) // without waiting: a slow disk must not hold up the stream
+	}
+	before := d.inflight
 	if d.fault.failing && !now.Before(d.fault.retryAt) {
 		d.salvageAbandoned(now)
 	}
@@ -91,7 +94,9 @@ func (d *Dataset) Tick(now time.Time) {
 			delete(d.parts, hour)
 		}
 	}
-	d.settle(now) // Tick returns with every due write done
+	if d.inflight != before {
+		d.settle(now) // a write Tick started (a flush, a rotation) is done when it returns
+	}
 }
 
 // hourOver reports whether p's hour has ended and no row is still likely to
@@ -206,12 +211,26 @@ type writeJob struct {
 	done     chan struct{}
 }
 
+func (j *writeJob) finished() bool {
+	select {
+	case <-j.done:
+		return true
+	default:
+		return false
+	}
+}
+
 func (d *Dataset) startWrite(p *partition, rec arrow.RecordBatch) {
 	j := &writeJob{p: p, f: p.file, rec: rec, done: make(chan struct{})}
+	hook := d.opts.OnBatchWritten
 	go func() {
 		defer close(j.done)
+		start := time.Now()
 		if j.writeErr = j.f.write(rec); j.writeErr == nil {
 			j.syncErr = j.f.sync()
+		}
+		if j.writeErr == nil && j.syncErr == nil && hook != nil {
+			hook(rec.NumRows(), time.Since(start))
 		}
 	}()
 	d.inflight = j

@@ -46,23 +46,34 @@ func (l *logIndexes) observe(source []byte, index int64) {
 // metrics exports the pipeline's counters to Prometheus. Counters are read
 // at scrape time from the atomics the pipeline already keeps.
 type metrics struct {
-	p       *pipeline
-	publish prometheus.Histogram
-	descs   map[string]*prometheus.Desc
+	p     *pipeline
+	durs  durations
+	descs map[string]*prometheus.Desc
 }
 
-// newPublishHistogram is created before the dataset, which reports each
-// publish's duration to it.
-func newPublishHistogram() prometheus.Histogram {
-	return prometheus.NewHistogram(prometheus.HistogramOpts{
-		Name:    "certstream_arrow_publish_duration_seconds",
-		Help:    "Time to publish a file: end the IPC stream, flush, fsync, close, rename, fsync the directory.",
-		Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
-	})
+// durations are created before the dataset, which reports each batch
+// write's and each publish's duration to them.
+type durations struct {
+	batch, publish prometheus.Histogram
 }
 
-func newMetrics(p *pipeline, publish prometheus.Histogram) *metrics {
-	m := &metrics{p: p, publish: publish, descs: map[string]*prometheus.Desc{}}
+func newDurations() durations {
+	return durations{
+		batch: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "certstream_arrow_batch_write_duration_seconds",
+			Help:    "Time to write one record batch to its file: IPC encoding, zstd, write, and fsync with --fsync batch.",
+			Buckets: prometheus.ExponentialBuckets(0.0005, 2, 14),
+		}),
+		publish: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "certstream_arrow_publish_duration_seconds",
+			Help:    "Time to publish a file: end the IPC stream, flush, fsync, close, rename, fsync the directory.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 14),
+		}),
+	}
+}
+
+func newMetrics(p *pipeline, durs durations) *metrics {
+	m := &metrics{p: p, durs: durs, descs: map[string]*prometheus.Desc{}}
 	for name, help := range metricHelp {
 		labels := []string(nil)
 		switch name {
@@ -106,7 +117,8 @@ func (m *metrics) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range m.descs {
 		ch <- d
 	}
-	m.publish.Describe(ch)
+	m.durs.batch.Describe(ch)
+	m.durs.publish.Describe(ch)
 }
 
 // Collect implements prometheus.Collector.
@@ -147,7 +159,8 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	dropped := m.p.logs.dropped
 	m.p.logs.mu.Unlock()
 	counter("log_labels_dropped_total", dropped)
-	m.publish.Collect(ch)
+	m.durs.batch.Collect(ch)
+	m.durs.publish.Collect(ch)
 }
 
 func b2f(b bool) float64 {

@@ -104,6 +104,11 @@ func TestMetricsMatchArchivedRows(t *testing.T) {
 			t.Errorf("%s = %v (present %v), want %v", series, got, ok, v)
 		}
 	}
+	// A batch is timed when written and counted when settled: one may be
+	// between the two.
+	if n, timed := m["certstream_arrow_batches_written_total"], m["certstream_arrow_batch_write_duration_seconds_count"]; n == 0 || timed < n || timed > n+1 {
+		t.Errorf("batches written %v, batch write durations observed %v", m["certstream_arrow_batches_written_total"], m["certstream_arrow_batch_write_duration_seconds_count"])
+	}
 	if m["certstream_arrow_files_published_total"] < 2 || m["certstream_arrow_publish_duration_seconds_count"] != m["certstream_arrow_files_published_total"] {
 		t.Errorf("files published %v, publish durations observed %v", m["certstream_arrow_files_published_total"], m["certstream_arrow_publish_duration_seconds_count"])
 	}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -27,20 +28,46 @@ func BenchmarkPipeline(b *testing.B) {
 			b.Run(fmt.Sprintf("stream=%s/batch=%d", kind, batch), func(b *testing.B) {
 				b.SetBytes(int64(size / len(pool)))
 				b.ReportAllocs()
-				benchPipeline(b, pool, func(c *RunCmd) { c.BufferSize = batch })
+				benchPipeline(b, pool, 0, func(c *RunCmd) { c.BufferSize = batch })
 			})
 		}
 	}
 }
 
-// benchPipeline archives b.N messages cycled from pool and reports
-// messages per second; mutate adjusts the archiver's flags.
-func benchPipeline(b *testing.B, pool [][]byte, mutate func(*RunCmd)) *pipeline {
+// BenchmarkSlowWriter shows that reading does not wait on the disk while
+// the queue has room. The server sends lite messages at a steady 10,000/s,
+// a self-hosted server's backlog rate, in 1,000-row batches (one every
+// 100 ms), and each batch write is slowed down by delay on top of its real
+// cost. A writer that keeps up on average (50 ms) never fills the queue:
+// max-queue stays far below its 4,096 bound and queue-full-waits at 0. One
+// five times slower than the stream (500 ms) fills the queue to its bound;
+// then, and only then, the reader waits (queue-full-waits > 0) and reading
+// slows to the disk's pace, with nothing lost.
+func BenchmarkSlowWriter(b *testing.B) {
+	pool := generated(streamgen.Lite, 5000)
+	for _, delay := range []time.Duration{0, 50 * time.Millisecond, 500 * time.Millisecond} {
+		b.Run(fmt.Sprintf("delay=%s", delay), func(b *testing.B) {
+			benchPipeline(b, pool, 10_000, func(c *RunCmd) {
+				c.BufferSize = 1000
+				c.batchWritten = func() { time.Sleep(delay) }
+			})
+		})
+	}
+}
+
+// benchPipeline archives b.N messages cycled from pool, sent at rate
+// messages per second (0: flat out), and reports messages per second, the
+// deepest the queue got, and how often the reader waited for room in it;
+// mutate adjusts the archiver's flags.
+func benchPipeline(b *testing.B, pool [][]byte, rate int, mutate func(*RunCmd)) {
 	frames := make([]streamtest.Frame, b.N)
 	for i := range frames {
 		frames[i] = streamtest.Frame{Data: pool[i%len(pool)]}
 	}
 	replay := streamtest.NewReplay(frames)
+	if rate > 0 {
+		replay.Pace(max(rate/100, 1), 10*time.Millisecond)
+	}
 	srv := streamtest.NewServer(b, replay.Session)
 	pipelines := make(chan *pipeline, 1)
 	b.ResetTimer()
@@ -54,6 +81,21 @@ func benchPipeline(b *testing.B, pool [][]byte, mutate func(*RunCmd)) *pipeline 
 		c.started = func(p *pipeline) { started(p); pipelines <- p }
 	})
 	p := <-pipelines
+	var maxDepth atomic.Int64
+	stopSampling := make(chan struct{})
+	go func() {
+		tick := time.NewTicker(time.Millisecond)
+		defer tick.Stop()
+		for {
+			select {
+			case <-stopSampling:
+				return
+			case <-tick.C:
+				maxDepth.Store(max(maxDepth.Load(), int64(len(p.frames))))
+			}
+		}
+	}()
+	defer close(stopSampling)
 	select {
 	case <-replay.Synced():
 	case err := <-r.done:
@@ -71,5 +113,6 @@ func benchPipeline(b *testing.B, pool [][]byte, mutate func(*RunCmd)) *pipeline 
 		b.Fatalf("archived %d rows of %d messages", rows, b.N)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
-	return p
+	b.ReportMetric(float64(maxDepth.Load()), "max-queue")
+	b.ReportMetric(float64(p.client.Counters().QueueFullWaits.Load()), "queue-full-waits")
 }

@@ -49,6 +49,7 @@ type RunCmd struct {
 
 	started      func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
 	metricsBound func(string)    `kong:"-"` // tests: learn the metrics listener's address
+	batchWritten func()          `kong:"-"` // benchmarks: slow the writer down
 }
 
 // Validate checks flag values before anything starts.
@@ -180,7 +181,7 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		debug.SetMemoryLimit(limit)
 	}
 	ver := programVersion()
-	publishHist := newPublishHistogram()
+	durs := newDurations()
 	partitionBy, err := archive.ParsePartitionBy(r.PartitionBy)
 	if err != nil {
 		return err
@@ -198,7 +199,13 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		RotateAge:      r.RotateAge,
 		PartitionBy:    partitionBy,
 		Logger:         log.With("component", "archive"),
-		OnPublish:      func(took time.Duration) { publishHist.Observe(took.Seconds()) },
+		OnPublish:      func(took time.Duration) { durs.publish.Observe(took.Seconds()) },
+		OnBatchWritten: func(_ int64, took time.Duration) {
+			durs.batch.Observe(took.Seconds())
+			if r.batchWritten != nil {
+				r.batchWritten()
+			}
+		},
 	})
 	if err != nil {
 		return err
@@ -225,7 +232,7 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		r.started(p)
 	}
 	if r.MetricsAddr != "" {
-		addr, err := serveMetrics(ctx, r.MetricsAddr, p, newMetrics(p, publishHist), r.StallTimeout, log)
+		addr, err := serveMetrics(ctx, r.MetricsAddr, p, newMetrics(p, durs), r.StallTimeout, log)
 		if err != nil {
 			return errors.Join(err, ds.Close())
 		}
