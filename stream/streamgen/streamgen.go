@@ -38,8 +38,9 @@ type Options struct {
 // reloading01 Rust server's recorded ones (lite ~1.5 KB, full ~5 KB): a few
 // CT logs with increasing cert_index, common issuers, SAN counts with a long
 // tail up to 1000, random but well-formed names, sha1/sha256 and the usual
-// extensions, and on the full stream the leaf DER and a 2-certificate chain
-// (without DER, as that server sends it). Deterministic for a seed.
+// extensions, and on the full stream the leaf DER (structured like a real
+// certificate, see certDER) and a 2-certificate chain (without DER, as that
+// server sends it). Deterministic for a seed.
 type Generator struct {
 	opts  Options
 	rng   *rand.Rand
@@ -158,18 +159,26 @@ func (g *Generator) certificate() genMessage {
 }
 
 func (g *Generator) leaf(domains []string, iss genIssuer, seen time.Time) genCert {
-	der := g.der(900 + len(domains)*40)
-	notAfter := any(seen.Add(90 * 24 * time.Hour).Unix())
+	serial := g.der(16)
+	serial[0] &= 0x7f
+	notBefore, notAfterTime := seen.Add(-time.Hour), seen.Add(90*24*time.Hour)
+	notAfter := any(notAfterTime.Unix())
 	if g.rng.IntN(500) == 0 {
 		notAfter = "no_expiration" // Elixir's spelling for a missing date
+	}
+	var der []byte
+	if g.opts.Kind == Full {
+		der = g.certDER(domains, iss, notBefore, notAfterTime, serial)
+	} else {
+		der = g.der(900 + len(domains)*40) // only hashed: no need for structure
 	}
 	sum := sha256.Sum256(der)
 	ski := g.der(20)
 	c := genCert{
 		Subject:   map[string]any{"CN": domains[0], "aggregated": "/CN=" + domains[0]},
 		Issuer:    dn(iss.c, iss.cn, iss.o),
-		Serial:    fmt.Sprintf("%016X%016X", g.rng.Uint64(), g.rng.Uint64()),
-		NotBefore: seen.Add(-time.Hour).Unix(),
+		Serial:    fmt.Sprintf("%X", serial),
+		NotBefore: notBefore.Unix(),
 		NotAfter:  notAfter,
 		SHA1:      colonHex(sha1Sum(der)),
 		SHA256:    colonHex(sum[:]),
