@@ -43,6 +43,8 @@ func BenchmarkAppend(b *testing.B) {
 						updates[i].ReceivedAt = time.Now()
 						// Detach from the decoder's buffers.
 						updates[i].DER = append([]byte(nil), u.DER...)
+						updates[i].SHA1 = append([]byte(nil), u.SHA1...)
+						updates[i].SHA256 = append([]byte(nil), u.SHA256...)
 						updates[i].Domains = cloneAll(u.Domains)
 						updates[i].ChainNames = cloneAll(u.ChainNames)
 					}

@@ -1,10 +1,12 @@
 package stream_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/certstream-arrow/certstream-arrow/stream"
 	"github.com/certstream-arrow/certstream-arrow/stream/streamgen"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
 func genMessages(kind streamgen.Kind, n int) ([][]byte, int) {
@@ -18,19 +20,42 @@ func genMessages(kind streamgen.Kind, n int) ([][]byte, int) {
 	return msgs, size / n
 }
 
-// BenchmarkDecode measures message → Update for each stream kind.
+// recordedMessages returns the recorded reloading01 messages of one stream
+// (lite, full, domains-only): real certificates from live CT logs.
+func recordedMessages(b *testing.B, kind streamgen.Kind) ([][]byte, int) {
+	var msgs [][]byte
+	size := 0
+	for _, rec := range streamtest.LoadRecorded(b) {
+		if strings.HasPrefix(rec.Name, "reloading01-rust-live-2026-"+string(kind)+".jsonl") {
+			msgs = append(msgs, rec.Data)
+			size += len(rec.Data)
+		}
+	}
+	if len(msgs) == 0 {
+		b.Fatalf("no recorded %s messages", kind)
+	}
+	return msgs, size / len(msgs)
+}
+
+// BenchmarkDecode measures message → Update for each stream kind, on
+// generated messages and on the recorded live ones.
 func BenchmarkDecode(b *testing.B) {
-	for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full, streamgen.DomainsOnly} {
-		b.Run("stream="+string(kind), func(b *testing.B) {
-			msgs, avg := genMessages(kind, 1000)
-			var dec stream.Decoder
-			b.SetBytes(int64(avg))
-			b.ReportAllocs()
-			for i := 0; b.Loop(); i++ {
-				if _, err := dec.Decode(msgs[i%len(msgs)]); err != nil {
-					b.Fatal(err)
+	for _, source := range []string{"generated", "recorded"} {
+		for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full, streamgen.DomainsOnly} {
+			b.Run("messages="+source+"/stream="+string(kind), func(b *testing.B) {
+				msgs, avg := genMessages(kind, 1000)
+				if source == "recorded" {
+					msgs, avg = recordedMessages(b, kind)
 				}
-			}
-		})
+				var dec stream.Decoder
+				b.SetBytes(int64(avg))
+				b.ReportAllocs()
+				for i := 0; b.Loop(); i++ {
+					if _, err := dec.Decode(msgs[i%len(msgs)]); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }
