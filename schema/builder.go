@@ -19,7 +19,9 @@ type Builder struct {
 
 	strs    [numColumns]*array.BinaryBuilder // string and binary columns, nil elsewhere
 	digests [numColumns]*array.FixedSizeBinaryBuilder
+	width   [numColumns]int // of each digest column
 	times   [numColumns]*array.TimestampBuilder
+	seconds [numColumns]bool // timestamp columns in seconds rather than µs
 	index   *array.Int64Builder
 	isCA    *array.BooleanBuilder
 	domains *array.LargeListBuilder
@@ -37,8 +39,10 @@ func NewBuilder(mem memory.Allocator, s *arrow.Schema) *Builder {
 			b.strs[i] = fb
 		case *array.FixedSizeBinaryBuilder:
 			b.digests[i] = fb
+			b.width[i] = fb.Type().(*arrow.FixedSizeBinaryType).ByteWidth
 		case *array.TimestampBuilder:
 			b.times[i] = fb
+			b.seconds[i] = fb.Type().(*arrow.TimestampType).Unit == arrow.Second
 		}
 	}
 	b.index = b.rb.Field(colCertIndex).(*array.Int64Builder)
@@ -148,12 +152,11 @@ func (b *Builder) appendStr(col int, v []byte) {
 
 // appendDigest appends a digest of the column's width; anything else is null.
 func (b *Builder) appendDigest(col int, v []byte) {
-	db := b.digests[col]
-	if len(v) != db.Type().(*arrow.FixedSizeBinaryType).ByteWidth {
-		db.AppendNull()
+	if len(v) != b.width[col] {
+		b.digests[col].AppendNull()
 		return
 	}
-	db.Append(v)
+	b.digests[col].Append(v)
 }
 
 // appendTime appends t in the column's unit; the zero time is null.
@@ -163,7 +166,7 @@ func (b *Builder) appendTime(col int, t time.Time) {
 		tb.AppendNull()
 		return
 	}
-	if tb.Type().(*arrow.TimestampType).Unit == arrow.Second {
+	if b.seconds[col] {
 		tb.Append(arrow.Timestamp(t.Unix()))
 		return
 	}

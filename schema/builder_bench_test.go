@@ -18,18 +18,12 @@ func BenchmarkDecodeAndBuild(b *testing.B) {
 	for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full} {
 		for _, size := range []int{1000, 5000} {
 			b.Run(fmt.Sprintf("stream=%s/batch=%d", kind, size), func(b *testing.B) {
-				g := streamgen.New(streamgen.Options{Kind: kind, Seed: 3})
-				msgs := make([][]byte, 1000)
-				total := 0
-				for i := range msgs {
-					msgs[i] = g.Next()
-					total += len(msgs[i])
-				}
+				msgs := streamgen.New(streamgen.Options{Kind: kind, Seed: 3}).Take(1000)
 				bld := schema.NewBuilder(memory.NewGoAllocator(), schema.New("bench"))
 				defer bld.Release()
 				var dec stream.Decoder
 				now := time.Now()
-				b.SetBytes(int64(total / len(msgs)))
+				b.SetBytes(int64(streamgen.MeanSize(msgs)))
 				b.ReportAllocs()
 				for i := 0; b.Loop(); i++ {
 					u, err := dec.Decode(msgs[i%len(msgs)])

@@ -30,13 +30,7 @@ func flood(msgs [][]byte, n int) streamtest.Session {
 // every 2,000 frames (a slow fsync or compression burst). With the default
 // queue the stalls are absorbed: queue_full_waits stays at or near zero.
 func BenchmarkClientRead(b *testing.B) {
-	g := streamgen.New(streamgen.Options{Kind: streamgen.Lite})
-	msgs := make([][]byte, 1000)
-	size := 0
-	for i := range msgs {
-		msgs[i] = g.Next()
-		size += len(msgs[i])
-	}
+	msgs := streamgen.New(streamgen.Options{Kind: streamgen.Lite}).Take(1000)
 	for _, bc := range []struct {
 		name  string
 		queue int
@@ -55,7 +49,7 @@ func BenchmarkClientRead(b *testing.B) {
 			out := make(chan stream.Frame, bc.queue)
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
-			b.SetBytes(int64(size / len(msgs)))
+			b.SetBytes(int64(streamgen.MeanSize(msgs)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			go c.Run(ctx, out)

@@ -9,32 +9,19 @@ import (
 	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
-func genMessages(kind streamgen.Kind, n int) ([][]byte, int) {
-	g := streamgen.New(streamgen.Options{Kind: kind, Seed: 3})
-	msgs := make([][]byte, n)
-	size := 0
-	for i := range msgs {
-		msgs[i] = g.Next()
-		size += len(msgs[i])
-	}
-	return msgs, size / n
-}
-
 // recordedMessages returns the recorded reloading01 messages of one stream
 // (lite, full, domains-only): real certificates from live CT logs.
-func recordedMessages(b *testing.B, kind streamgen.Kind) ([][]byte, int) {
+func recordedMessages(b *testing.B, kind streamgen.Kind) [][]byte {
 	var msgs [][]byte
-	size := 0
 	for _, rec := range streamtest.LoadRecorded(b) {
 		if strings.HasPrefix(rec.Name, "reloading01-rust-live-2026-"+string(kind)+".jsonl") {
 			msgs = append(msgs, rec.Data)
-			size += len(rec.Data)
 		}
 	}
 	if len(msgs) == 0 {
 		b.Fatalf("no recorded %s messages", kind)
 	}
-	return msgs, size / len(msgs)
+	return msgs
 }
 
 // BenchmarkDecode measures message → Update for each stream kind, on
@@ -43,12 +30,12 @@ func BenchmarkDecode(b *testing.B) {
 	for _, source := range []string{"generated", "recorded"} {
 		for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full, streamgen.DomainsOnly} {
 			b.Run("messages="+source+"/stream="+string(kind), func(b *testing.B) {
-				msgs, avg := genMessages(kind, 1000)
+				msgs := streamgen.New(streamgen.Options{Kind: kind, Seed: 3}).Take(1000)
 				if source == "recorded" {
-					msgs, avg = recordedMessages(b, kind)
+					msgs = recordedMessages(b, kind)
 				}
 				var dec stream.Decoder
-				b.SetBytes(int64(avg))
+				b.SetBytes(int64(streamgen.MeanSize(msgs)))
 				b.ReportAllocs()
 				for i := 0; b.Loop(); i++ {
 					if _, err := dec.Decode(msgs[i%len(msgs)]); err != nil {

@@ -55,13 +55,9 @@ type benchRun struct {
 
 // Run runs the benchmark and prints a table.
 func (b *BenchCmd) Run(ctx context.Context, log *slog.Logger) error {
-	pool := b.generate()
-	size := 0
-	for _, m := range pool[:min(len(pool), b.Messages)] {
-		size += len(m)
-	}
-	avg := float64(size) / float64(min(len(pool), b.Messages))
-	jsonZstd, err := zstdJSONLines(pool[:min(len(pool), b.Messages)])
+	pool := b.generate() // min(--pool, --messages) distinct messages
+	avg := float64(streamgen.MeanSize(pool))
+	jsonZstd, err := zstdJSONLines(pool)
 	if err != nil {
 		return err
 	}
@@ -88,19 +84,14 @@ func (b *BenchCmd) Run(ctx context.Context, log *slog.Logger) error {
 	med := medianRun(runs)
 	b.print("med", med)
 	perCert := float64(med.diskBytes) / float64(b.Messages)
-	jsonPerCert := float64(jsonZstd) / float64(min(len(pool), b.Messages))
+	jsonPerCert := float64(jsonZstd) / float64(len(pool))
 	fmt.Printf("MB/s: ceiling %.1f, archiver %.1f; zstd JSON lines: %.0f B/cert; dataset/JSON = %.2f\n",
 		rate(b.Messages, med.ceiling)*avg/1e6, rate(b.Messages, med.archiver)*avg/1e6, jsonPerCert, perCert/jsonPerCert)
 	return nil
 }
 
 func (b *BenchCmd) generate() [][]byte {
-	g := streamgen.New(streamgen.Options{Kind: streamgen.Kind(b.Stream), Seed: 1})
-	pool := make([][]byte, min(b.Pool, b.Messages))
-	for i := range pool {
-		pool[i] = g.Next()
-	}
-	return pool
+	return streamgen.New(streamgen.Options{Kind: streamgen.Kind(b.Stream), Seed: 1}).Take(min(b.Pool, b.Messages))
 }
 
 func (b *BenchCmd) print(label string, r benchRun) {

@@ -39,21 +39,22 @@ func (b *syncBuffer) String() string {
 // run is one archiver run against a fake server, stopped once the replay
 // has been read in full.
 type run struct {
-	cmd      *RunCmd
-	root     string
-	log      syncBuffer
-	counters chan *stream.Counters
-	done     chan error
-	cancel   context.CancelFunc
+	cmd     *RunCmd
+	root    string
+	log     syncBuffer
+	started chan *pipeline
+	p       *pipeline // once started
+	done    chan error
+	cancel  context.CancelFunc
 }
 
 func startRun(t testing.TB, url string, mutate func(*RunCmd)) *run {
 	t.Helper()
-	r := &run{root: t.TempDir(), counters: make(chan *stream.Counters, 1), done: make(chan error, 1)}
+	r := &run{root: t.TempDir(), started: make(chan *pipeline, 1), done: make(chan error, 1)}
 	r.cmd = testRunCmd(url, r.root)
 	r.cmd.PingInterval, r.cmd.StallTimeout = 100*time.Millisecond, time.Second
 	r.cmd.MaxMessageBytes = 512 << 10
-	r.cmd.started = func(p *pipeline) { r.counters <- p.client.Counters() }
+	r.cmd.started = func(p *pipeline) { r.started <- p }
 	if mutate != nil {
 		mutate(r.cmd)
 	}
@@ -67,31 +68,40 @@ func startRun(t testing.TB, url string, mutate func(*RunCmd)) *run {
 	return r
 }
 
-// finish waits for synced, stops the archiver and returns what it archived.
-func (r *run) finish(t testing.TB, synced <-chan struct{}) ([]archivetest.Row, *stream.Counters) {
+// pipeline waits for the archiver to start and returns its pipeline.
+func (r *run) pipeline() *pipeline {
+	if r.p == nil {
+		r.p = <-r.started
+	}
+	return r.p
+}
+
+// stop waits for synced, then stops the archiver and waits for its exit.
+func (r *run) stop(t testing.TB, synced <-chan struct{}) {
 	t.Helper()
-	c := <-r.counters
+	r.pipeline()
 	select {
 	case <-synced:
 	case err := <-r.done:
 		t.Fatalf("archiver stopped early: %v\nlog:\n%s", err, r.log.String())
-	case <-time.After(2 * time.Minute):
+	case <-time.After(5 * time.Minute):
 		t.Fatalf("the archiver did not read every frame; log:\n%s", r.log.String())
 	}
 	r.cancel()
 	if err := <-r.done; err != nil {
 		t.Fatalf("Run: %v", err)
 	}
-	return archivetest.AllRows(archivetest.ReadDataset(t, r.root)), c
+}
+
+// finish stops the archiver once synced and returns what it archived.
+func (r *run) finish(t testing.TB, synced <-chan struct{}) ([]archivetest.Row, *stream.Counters) {
+	t.Helper()
+	r.stop(t, synced)
+	return archivetest.AllRows(archivetest.ReadDataset(t, r.root)), r.pipeline().client.Counters()
 }
 
 func generated(kind streamgen.Kind, n int) [][]byte {
-	g := streamgen.New(streamgen.Options{Kind: kind, Seed: 42})
-	msgs := make([][]byte, n)
-	for i := range msgs {
-		msgs[i] = g.Next()
-	}
-	return msgs
+	return streamgen.New(streamgen.Options{Kind: kind, Seed: 42}).Take(n)
 }
 
 // The server drops the TCP connection every N messages: every message it
@@ -199,8 +209,7 @@ func TestServerDownAtStart(t *testing.T) {
 	msgs := generated(streamgen.Lite, 100)
 	replay := streamtest.NewReplay(streamtest.Text(msgs...))
 	r := startRun(t, "ws://"+addr+"/", nil)
-	c := <-r.counters
-	r.counters <- c
+	c := r.pipeline().client.Counters()
 	for c.FailedAttempts.Load() < 3 {
 		time.Sleep(5 * time.Millisecond)
 	}

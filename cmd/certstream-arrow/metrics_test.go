@@ -69,8 +69,7 @@ func TestMetricsMatchArchivedRows(t *testing.T) {
 		c.RotateRows = 200
 	})
 	base := "http://" + <-addrs
-	c := <-r.counters
-	r.counters <- c
+	c := r.pipeline().client.Counters()
 	<-replay.Synced()
 	for c.Certificates.Load()+c.SkippedTotal()+c.Heartbeats.Load() < int64(len(script)) {
 		time.Sleep(5 * time.Millisecond)

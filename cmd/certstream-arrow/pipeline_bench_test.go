@@ -20,13 +20,9 @@ import (
 func BenchmarkPipeline(b *testing.B) {
 	for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full} {
 		pool := generated(kind, 5000)
-		size := 0
-		for _, m := range pool {
-			size += len(m)
-		}
 		for _, batch := range []int{1000, 5000} {
 			b.Run(fmt.Sprintf("stream=%s/batch=%d", kind, batch), func(b *testing.B) {
-				b.SetBytes(int64(size / len(pool)))
+				b.SetBytes(int64(streamgen.MeanSize(pool)))
 				b.ReportAllocs()
 				benchPipeline(b, pool, 0, func(c *RunCmd) { c.BufferSize = batch })
 			})
@@ -69,7 +65,6 @@ func benchPipeline(b *testing.B, pool [][]byte, rate int, mutate func(*RunCmd)) 
 		replay.Pace(max(rate/100, 1), 10*time.Millisecond)
 	}
 	srv := streamtest.NewServer(b, replay.Session)
-	pipelines := make(chan *pipeline, 1)
 	b.ResetTimer()
 	start := time.Now()
 	r := startRun(b, srv.URL, func(c *RunCmd) {
@@ -77,10 +72,8 @@ func benchPipeline(b *testing.B, pool [][]byte, rate int, mutate func(*RunCmd)) 
 		c.RotateRows, c.RotateAge, c.PingInterval, c.StallTimeout = 500_000, 5*time.Minute, time.Second, 10*time.Second
 		c.MaxMessageBytes = 16 << 20
 		mutate(c)
-		started := c.started
-		c.started = func(p *pipeline) { started(p); pipelines <- p }
 	})
-	p := <-pipelines
+	p := r.pipeline()
 	var maxDepth atomic.Int64
 	stopSampling := make(chan struct{})
 	go func() {
@@ -96,21 +89,11 @@ func benchPipeline(b *testing.B, pool [][]byte, rate int, mutate func(*RunCmd)) 
 		}
 	}()
 	defer close(stopSampling)
-	select {
-	case <-replay.Synced():
-	case err := <-r.done:
-		b.Fatalf("archiver stopped early: %v\n%s", err, r.log.String())
-	case <-time.After(10 * time.Minute):
-		b.Fatalf("the archiver did not read every frame; log:\n%s", r.log.String())
-	}
-	r.cancel()
-	if err := <-r.done; err != nil {
-		b.Fatalf("Run: %v", err)
-	}
+	r.stop(b, replay.Synced())
 	elapsed := time.Since(start)
 	b.StopTimer()
-	if rows := p.ds.Counters().Rows.Load(); rows != int64(b.N) {
-		b.Fatalf("archived %d rows of %d messages", rows, b.N)
+	if rows, _, err := datasetSize(r.root); err != nil || rows != int64(b.N) {
+		b.Fatalf("read back %d rows of %d messages: %v", rows, b.N, err)
 	}
 	b.ReportMetric(float64(b.N)/elapsed.Seconds(), "msgs/s")
 	b.ReportMetric(float64(maxDepth.Load()), "max-queue")

@@ -65,7 +65,7 @@ func serve(t *testing.T, s *ServeCmd) string {
 func archiveUntil(t *testing.T, url string, cond func(*stream.Counters) bool) []archivetest.Row {
 	t.Helper()
 	r := startRun(t, url, func(c *RunCmd) { c.PartitionBy = "received" })
-	c := <-r.counters
+	c := r.pipeline().client.Counters()
 	deadline := time.Now().Add(time.Minute)
 	for !cond(c) {
 		if time.Now().After(deadline) {

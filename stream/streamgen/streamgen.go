@@ -89,6 +89,28 @@ var (
 	genTLDs  = strings.Fields("com net org de io co.uk nl fr app dev xyz shop online")
 )
 
+// Take returns the next n messages.
+func (g *Generator) Take(n int) [][]byte {
+	msgs := make([][]byte, n)
+	for i := range msgs {
+		msgs[i] = g.Next()
+	}
+	return msgs
+}
+
+// MeanSize returns the mean length of msgs in bytes (for b.SetBytes), or 0
+// for none.
+func MeanSize(msgs [][]byte) int {
+	if len(msgs) == 0 {
+		return 0
+	}
+	total := 0
+	for _, m := range msgs {
+		total += len(m)
+	}
+	return total / len(msgs)
+}
+
 // Next returns the next message as compact JSON.
 func (g *Generator) Next() []byte {
 	g.n++
