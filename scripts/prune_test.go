@@ -268,10 +268,11 @@ func refused(t testing.TB, base, cwd string, code int, args ...string) result {
 // Every argument that is not exactly a valid one is refused with exit 2,
 // and deletes nothing, on a dataset with hours that any cutoff would take.
 func TestPruneRefusesArguments(t *testing.T) {
-	tests := []struct {
+	type argCase struct {
 		name string
 		args []string // DATA is the dataset
-	}{
+	}
+	tests := []argCase{
 		{"no cutoff", []string{"DATA"}},
 		{"both cutoffs", []string{"DATA", "--keep", "1h", "--before", "2020-01-01T00"}},
 		{"unknown option", []string{"DATA", "--force"}},
@@ -303,10 +304,7 @@ func TestPruneRefusesArguments(t *testing.T) {
 		"３０d", "٣٠d", "३०h", "¹h", // digits of other scripts
 		"1h$(touch pwned)", "a[$(touch pwned)]h", // injection
 	} {
-		tests = append(tests, struct {
-			name string
-			args []string
-		}{fmt.Sprintf("keep %q", v), []string{"DATA", "--keep", v}})
+		tests = append(tests, argCase{fmt.Sprintf("keep %q", v), []string{"DATA", "--keep", v}})
 	}
 	for _, v := range []string{
 		"2020-99-99T99", "2020-13-01T00", "2020-00-10T00", "2020-01-00T00", "2020-01-32T00",
@@ -315,10 +313,7 @@ func TestPruneRefusesArguments(t *testing.T) {
 		"2020-01-01T00:00", " 2020-01-01T00", "2020-01-01T00\n", "", "２０２０-01-01T00", "2020-01-01T0٠",
 		"-2020-01-01T00", "2020-01-01T00$(touch pwned)",
 	} {
-		tests = append(tests, struct {
-			name string
-			args []string
-		}{fmt.Sprintf("before %q", v), []string{"DATA", "--before", v}})
+		tests = append(tests, argCase{fmt.Sprintf("before %q", v), []string{"DATA", "--before", v}})
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -337,37 +332,27 @@ func TestPruneRefusesArguments(t *testing.T) {
 // A directory that is not a dataset, or a dataset reached through a
 // symlink however DIR is spelled, is refused with exit 3.
 func TestPruneRefusesDirectories(t *testing.T) {
-	tests := []struct {
+	type dirCase struct {
 		name, cwd string // cwd relative to base
 		setup     func(t *testing.T, base string)
 		dir       string // relative to cwd
-	}{
+	}
+	none := func(*testing.T, string) {}
+	tests := []dirCase{
 		{"not a dataset", ".", func(t *testing.T, base string) {
 			os.WriteFile(filepath.Join(base, "data", "thesis.pdf"), nil, 0o644)
 		}, "data"},
 		{"empty directory", ".", func(t *testing.T, base string) { os.Mkdir(filepath.Join(base, "empty"), 0o755) }, "empty"},
-		{"missing directory", ".", func(*testing.T, string) {}, "missing"},
+		{"missing directory", ".", none, "missing"},
 		{"symlinked hour directory", ".", func(t *testing.T, base string) {
 			os.Symlink(filepath.Join(base, "outside"), filepath.Join(base, "data", "hour=2020-01-01T00"))
 		}, "data"},
 	}
 	for _, dir := range []string{"link", "link/", "link//", "link/.", "link/./", "link/.//./", "link2", "link2/.", "data/../link/"} {
-		tests = append(tests, struct {
-			name, cwd string
-			setup     func(t *testing.T, base string)
-			dir       string
-		}{"DIR is a symlink: " + dir, ".", func(*testing.T, string) {}, dir})
+		tests = append(tests, dirCase{"DIR is a symlink: " + dir, ".", none, dir})
 	}
-	tests = append(tests, struct {
-		name, cwd string
-		setup     func(t *testing.T, base string)
-		dir       string
-	}{"dot inside a symlink", "link", func(*testing.T, string) {}, "."},
-		struct {
-			name, cwd string
-			setup     func(t *testing.T, base string)
-			dir       string
-		}{"dot slash inside a symlink", "link", func(*testing.T, string) {}, "./"})
+	tests = append(tests, dirCase{"dot inside a symlink", "link", none, "."},
+		dirCase{"dot slash inside a symlink", "link", none, "./"})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			base := t.TempDir()
