@@ -80,20 +80,22 @@ func ParsePartitionBy(s string) (PartitionBy, error) {
 
 // Options configures a Dataset. Zero limits mean "no limit".
 type Options struct {
-	Root           string
-	Schema         *arrow.Schema // from schema.New
-	Collector      string        // this archiver's name among those sharing Root
-	BatchRows      int           // rows per record batch
-	FlushInterval  time.Duration // longest a row waits in memory before it is written
-	RotateRows     int64         // publish a file once it holds this many rows
-	RotateBytes    int64         // ... or this many bytes
-	RotateAge      time.Duration // ... or has been open this long
-	PartitionBy    PartitionBy
-	FsyncBatch     bool             // fsync after every batch, not only at publish
-	MaxPendingRows int64            // rows kept in memory while writes fail; beyond, new rows are dropped
-	Allocator      memory.Allocator // default memory.DefaultAllocator
-	Logger         *slog.Logger     // default discards
-	Now            func() time.Time // default time.Now
+	Root            string
+	Schema          *arrow.Schema // from schema.New
+	Collector       string        // this archiver's name among those sharing Root
+	BatchRows       int           // rows per record batch
+	BatchBytes      int64         // ... or fewer, once a batch's rows hold this many bytes (0: no limit)
+	FlushInterval   time.Duration // longest a row waits in memory before it is written
+	RotateRows      int64         // publish a file once it holds this many rows
+	RotateBytes     int64         // ... or this many bytes
+	RotateAge       time.Duration // ... or has been open this long
+	PartitionBy     PartitionBy
+	FsyncBatch      bool             // fsync after every batch, not only at publish
+	MaxPendingRows  int64            // rows kept in memory while writes fail; beyond, new rows are dropped
+	MaxPendingBytes int64            // ... and bytes (0: no limit)
+	Allocator       memory.Allocator // default memory.DefaultAllocator
+	Logger          *slog.Logger     // default discards
+	Now             func() time.Time // default time.Now
 
 	OnPublish func(took time.Duration) // called after each publish with its duration (close, fsync, rename)
 	// OnBatchWritten is called after each record batch is written (and
@@ -112,9 +114,10 @@ type Counters struct {
 	FilesPublished atomic.Int64
 	BytesPublished atomic.Int64
 	RowsPending    atomic.Int64 // rows in memory, not yet written
+	BytesPending   atomic.Int64 // their bytes (column data, roughly what they take in memory)
 	OpenFiles      atomic.Int64
 	WriteErrors    atomic.Int64 // failed writes, publishes and salvages
-	RowsDropped    atomic.Int64 // rows refused because MaxPendingRows was reached
+	RowsDropped    atomic.Int64 // rows refused because MaxPendingRows or MaxPendingBytes was reached
 	Writing        atomic.Bool  // false while writes are failing
 }
 
