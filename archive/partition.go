@@ -17,7 +17,7 @@ type partition struct {
 	hour         time.Time
 	dir          string
 	rows         *schema.Builder
-	queued       []arrow.RecordBatch // cut from rows, not yet written (writes failing)
+	queued       []batch // cut from rows, not yet written (writes failing)
 	pendingSince time.Time           // when the oldest unwritten row arrived; zero if none
 	lastAppend   time.Time
 	file         *file // nil until the first batch is written
@@ -29,30 +29,48 @@ var seenFloor = time.Date(2013, 1, 1, 0, 0, 0, 0, time.UTC) // before Certificat
 
 const seenMaxAhead = 24 * time.Hour
 
+// batch is a record batch cut from a partition's rows, with the bytes its
+// rows held in the builder (what RowsPending's bytes count).
+type batch struct {
+	rec   arrow.RecordBatch
+	bytes int64
+}
+
 // Append adds u as one row of the partition its hour selects. The row is
-// written to a file once its batch is full or FlushInterval has passed
-// (see Tick). u.ReceivedAt must be set.
+// written to a file once its batch holds BatchRows rows or BatchBytes
+// bytes, or FlushInterval has passed (see Tick). u.ReceivedAt must be set.
 //
 // Append does not fail: when writes fail, rows wait in memory (see Tick),
-// and once MaxPendingRows are waiting, new rows are dropped and counted in
-// RowsDropped. While writes succeed, memory is bounded by the open
-// partitions' batches instead, and nothing is dropped.
+// and once MaxPendingRows rows or MaxPendingBytes bytes are waiting, new
+// rows are dropped and counted in RowsDropped. While writes succeed, memory
+// is bounded by the open partitions' batches instead, and nothing is
+// dropped.
 func (d *Dataset) Append(u *stream.Update) {
 	now := d.opts.Now()
-	if limit := d.opts.MaxPendingRows; d.fault.failing && limit > 0 && d.counters.RowsPending.Load() >= limit {
+	if d.fault.failing && d.backlogFull() {
 		d.drop(now)
 		return
 	}
 	p := d.partition(d.hourOf(u), now)
+	before := p.rows.Bytes()
 	p.rows.Append(u)
 	d.counters.RowsPending.Add(1)
+	d.counters.BytesPending.Add(p.rows.Bytes() - before)
 	if p.pendingSince.IsZero() {
 		p.pendingSince = now
 	}
 	p.lastAppend = now
-	if p.rows.Len() >= d.opts.BatchRows {
+	if p.rows.Len() >= d.opts.BatchRows || d.opts.BatchBytes > 0 && p.rows.Bytes() >= d.opts.BatchBytes {
 		d.writeBatch(p, now)
 	}
+}
+
+// backlogFull reports whether the rows waiting in memory have reached
+// MaxPendingRows or MaxPendingBytes.
+func (d *Dataset) backlogFull() bool {
+	o, c := d.opts, &d.counters
+	return o.MaxPendingRows > 0 && c.RowsPending.Load() >= o.MaxPendingRows ||
+		o.MaxPendingBytes > 0 && c.BytesPending.Load() >= o.MaxPendingBytes
 }
 
 // hourOf returns the UTC hour that places u.
@@ -128,9 +146,9 @@ func (d *Dataset) Close() error {
 	var lost int64
 	for hour, p := range d.parts {
 		lost += int64(p.rows.Len())
-		for _, rec := range p.queued {
-			lost += rec.NumRows()
-			rec.Release()
+		for _, b := range p.queued {
+			lost += b.rec.NumRows()
+			b.rec.Release()
 		}
 		p.rows.Release()
 		delete(d.parts, hour)
@@ -182,7 +200,8 @@ func (d *Dataset) evict(now time.Time) {
 // settle accounts for it before anything else touches a file.
 func (d *Dataset) writeBatch(p *partition, now time.Time) {
 	if p.rows.Len() > 0 {
-		p.queued = append(p.queued, p.rows.NewRecordBatch())
+		bytes := p.rows.Bytes()
+		p.queued = append(p.queued, batch{p.rows.NewRecordBatch(), bytes})
 		p.pendingSince = time.Time{}
 	}
 	for len(p.queued) > 0 {
@@ -193,9 +212,9 @@ func (d *Dataset) writeBatch(p *partition, now time.Time) {
 		if p.file == nil && !d.openFile(p, now) {
 			return
 		}
-		rec := p.queued[0]
+		b := p.queued[0]
 		p.queued = p.queued[1:]
-		d.startWrite(p, rec)
+		d.startWrite(p, b)
 	}
 }
 
@@ -205,7 +224,7 @@ func (d *Dataset) writeBatch(p *partition, now time.Time) {
 type writeJob struct {
 	p        *partition
 	f        *file
-	rec      arrow.RecordBatch
+	batch
 	writeErr error // the batch is not (wholly) in the file
 	syncErr  error // the batch is in the file, but not durably
 	done     chan struct{}
@@ -220,8 +239,9 @@ func (j *writeJob) finished() bool {
 	}
 }
 
-func (d *Dataset) startWrite(p *partition, rec arrow.RecordBatch) {
-	j := &writeJob{p: p, f: p.file, rec: rec, done: make(chan struct{})}
+func (d *Dataset) startWrite(p *partition, b batch) {
+	j := &writeJob{p: p, f: p.file, batch: b, done: make(chan struct{})}
+	rec := b.rec
 	hook := d.opts.OnBatchWritten
 	go func() {
 		defer close(j.done)
@@ -250,13 +270,14 @@ func (d *Dataset) settle(now time.Time) {
 	d.inflight = nil
 	p := j.p
 	if j.writeErr != nil {
-		p.queued = append([]arrow.RecordBatch{j.rec}, p.queued...)
+		p.queued = append([]batch{j.batch}, p.queued...)
 		d.abandonFile(p, j.writeErr, now)
 		return
 	}
 	n := j.rec.NumRows()
 	j.rec.Release()
 	d.counters.RowsPending.Add(-n)
+	d.counters.BytesPending.Add(-j.bytes)
 	d.counters.Rows.Add(n)
 	d.counters.Batches.Add(1)
 	if j.syncErr != nil {

@@ -14,8 +14,9 @@ import (
 // into record batches. Its column builders are reused from one batch to the
 // next. A Builder is not safe for concurrent use; Release it when done.
 type Builder struct {
-	rb   *array.RecordBuilder
-	rows int
+	rb    *array.RecordBuilder
+	rows  int
+	bytes int64 // of the rows since the last NewRecordBatch; see Bytes
 
 	strs    [numColumns]*array.BinaryBuilder // string and binary columns, nil elsewhere
 	digests [numColumns]*array.FixedSizeBinaryBuilder
@@ -55,10 +56,23 @@ func NewBuilder(mem memory.Allocator, s *arrow.Schema) *Builder {
 // Len returns the number of rows appended since the last NewRecordBatch.
 func (b *Builder) Len() int { return b.rows }
 
+// Bytes returns the bytes the rows appended since the last NewRecordBatch
+// hold in the builders: their strings, lists and DER, plus a fixed cost per
+// row for offsets, digests, times and validity. It is what a batch costs in
+// memory before compression, so callers can cut a batch by bytes as well as
+// by rows.
+func (b *Builder) Bytes() int64 { return b.bytes }
+
+// rowOverhead is what one row takes in the builders besides its variable
+// data: 8-byte offsets for 13 string and list columns, 52 bytes of digests,
+// 6 timestamps, the index, and validity bits.
+const rowOverhead = 13*8 + 52 + 6*8 + 8 + 4
+
 // Append adds u as one row. Heartbeats must not be appended. Every field that
 // u leaves null is null in the row; nothing in u can make Append fail.
 func (b *Builder) Append(u *stream.Update) {
 	b.rows++
+	b.bytes += rowOverhead
 	b.appendTime(colSeen, u.Seen)
 	b.appendTime(colReceivedAt, u.ReceivedAt)
 	b.appendStr(colUpdateType, u.UpdateType)
@@ -70,7 +84,7 @@ func (b *Builder) Append(u *stream.Update) {
 	b.appendStr(colCertLink, u.CertLink)
 	b.appendStr(colSourceURL, u.SourceURL)
 	b.appendStr(colSourceName, u.SourceName)
-	appendList(b.domains, u.Domains)
+	b.appendList(b.domains, u.Domains)
 	b.appendStr(colSubject, u.Subject)
 	b.appendStr(colSubjectCN, u.SubjectCN)
 	b.appendStr(colSubjectO, u.SubjectO)
@@ -92,7 +106,7 @@ func (b *Builder) Append(u *stream.Update) {
 		b.isCA.AppendNull()
 	}
 	b.appendStr(colDER, u.DER)
-	appendList(b.chain, u.ChainNames)
+	b.appendList(b.chain, u.ChainNames)
 	b.appendTime(colSubmittedAt, u.SubmittedAt)
 }
 
@@ -112,7 +126,7 @@ func (b *Builder) NewRecordBatch() arrow.RecordBatch {
 	}
 	domains, domainsData := listSize(b.domains)
 	chain, chainData := listSize(b.chain)
-	b.rows = 0
+	b.rows, b.bytes = 0, 0
 	rec := b.rb.NewRecordBatch()
 
 	grow := func(n int) int { return n + n/8 }
@@ -148,6 +162,7 @@ func (b *Builder) appendStr(col int, v []byte) {
 		return
 	}
 	b.strs[col].Append(v)
+	b.bytes += int64(len(v))
 }
 
 // appendDigest appends a digest of the column's width; anything else is null.
@@ -173,7 +188,7 @@ func (b *Builder) appendTime(col int, t time.Time) {
 	tb.Append(arrow.Timestamp(t.UnixMicro()))
 }
 
-func appendList(lb *array.LargeListBuilder, items [][]byte) {
+func (b *Builder) appendList(lb *array.LargeListBuilder, items [][]byte) {
 	if items == nil {
 		lb.AppendNull()
 		return
@@ -182,5 +197,6 @@ func appendList(lb *array.LargeListBuilder, items [][]byte) {
 	vb := lb.ValueBuilder().(*array.LargeStringBuilder).BinaryBuilder
 	for _, s := range items {
 		vb.Append(s)
+		b.bytes += int64(len(s)) + 8
 	}
 }

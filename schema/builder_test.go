@@ -220,3 +220,29 @@ func TestSchemaMetadataAndTypes(t *testing.T) {
 		}
 	}
 }
+
+// Bytes follows the variable data a batch holds, so that callers can cut
+// batches by bytes, and starts again from zero with each batch.
+func TestBuilderBytes(t *testing.T) {
+	mem := memory.NewCheckedAllocator(memory.NewGoAllocator())
+	defer mem.AssertSize(t, 0)
+	b := schema.NewBuilder(mem, schema.New("test"))
+	defer b.Release()
+	small := &stream.Update{Kind: stream.KindCertificate, ReceivedAt: received}
+	b.Append(small)
+	base := b.Bytes()
+	if base <= 0 {
+		t.Fatalf("an empty row counts %d bytes, want its fixed cost", base)
+	}
+	big := &stream.Update{Kind: stream.KindCertificate, ReceivedAt: received,
+		DER: make([]byte, 1<<20), Domains: [][]byte{make([]byte, 1000), make([]byte, 2000)}}
+	b.Append(big)
+	if got, want := b.Bytes()-base, base+1<<20+3000; got < want {
+		t.Fatalf("a row with 1 MiB of DER and 3000 bytes of names counts %d bytes, want at least %d", got, want)
+	}
+	rec := b.NewRecordBatch()
+	defer rec.Release()
+	if b.Bytes() != 0 || b.Len() != 0 {
+		t.Fatalf("after NewRecordBatch: %d rows, %d bytes", b.Len(), b.Bytes())
+	}
+}
