@@ -17,8 +17,8 @@ type partition struct {
 	hour         time.Time
 	dir          string
 	rows         *schema.Builder
-	queued       []batch // cut from rows, not yet written (writes failing)
-	pendingSince time.Time           // when the oldest unwritten row arrived; zero if none
+	queued       []batch   // cut from rows, not yet written (writes failing)
+	pendingSince time.Time // when the oldest unwritten row arrived; zero if none
 	lastAppend   time.Time
 	file         *file // nil until the first batch is written
 	openedAt     time.Time
@@ -222,8 +222,8 @@ func (d *Dataset) writeBatch(p *partition, now time.Time) {
 // goroutine of its own. Until settle has seen done closed, only that
 // goroutine touches the file.
 type writeJob struct {
-	p        *partition
-	f        *file
+	p *partition
+	f *file
 	batch
 	writeErr error // the batch is not (wholly) in the file
 	syncErr  error // the batch is in the file, but not durably
