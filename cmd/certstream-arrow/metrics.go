@@ -18,22 +18,27 @@ import (
 	"github.com/certstream-arrow/certstream-arrow/stream"
 )
 
-// maxLogLabels bounds the per-log label set: a hostile server inventing
-// source URLs must not grow the metrics without limit.
-const maxLogLabels = 256
+// maxLogLabels and maxLogURLBytes bound the per-log state, whether or not
+// metrics are served: a hostile server inventing source URLs, or sending
+// megabyte-long ones, must not pin memory. Real CT log URLs are under 100
+// bytes, so the state is at most 256 × 512 bytes of keys.
+const (
+	maxLogLabels   = 256
+	maxLogURLBytes = 512
+)
 
 // logIndexes tracks the last cert_index seen per CT log (source_url). The
 // consumer writes, scrapes read.
 type logIndexes struct {
 	mu      sync.Mutex
 	last    map[string]int64
-	dropped int64 // observations of logs beyond maxLogLabels
+	dropped int64 // observations of logs beyond maxLogLabels, or with URLs over maxLogURLBytes
 }
 
 func (l *logIndexes) observe(source []byte, index int64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	if _, ok := l.last[string(source)]; !ok && len(l.last) >= maxLogLabels {
+	if _, ok := l.last[string(source)]; !ok && (len(l.last) >= maxLogLabels || len(source) > maxLogURLBytes) {
 		l.dropped++
 		return
 	}
@@ -101,14 +106,15 @@ var metricHelp = map[string]string{
 	"queue_full_waits_total":    "Messages the reader had to hold because the queue was full.",
 	"rows_written_total":        "Rows written to files.",
 	"rows_pending":              "Rows in memory, not yet written.",
-	"rows_dropped_total":        "Rows dropped because writes were failing and --max-pending-rows were waiting.",
+	"bytes_pending":             "Bytes of the rows in memory, not yet written.",
+	"rows_dropped_total":        "Rows dropped because writes were failing and --max-pending-rows rows or --max-pending-bytes bytes were waiting.",
 	"batches_written_total":     "Record batches written.",
 	"files_published_total":     "Files published.",
 	"published_bytes_total":     "Bytes of the files published.",
 	"write_errors_total":        "Failed writes, fsyncs, renames and salvages.",
 	"writing":                   "1 while writes succeed, 0 while they are failing.",
 	"log_last_cert_index":       "Last cert_index archived, per CT log (source_url).",
-	"log_labels_dropped_total":  "Observations of CT logs beyond the label limit (256).",
+	"log_labels_dropped_total":  "Observations of CT logs beyond the label limit (256), or whose source URL is longer than 512 bytes.",
 	"open_files":                "Files being written.",
 }
 
@@ -142,6 +148,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("queue_full_waits_total", c.QueueFullWaits.Load())
 	counter("rows_written_total", a.Rows.Load())
 	gauge("rows_pending", float64(a.RowsPending.Load()))
+	gauge("bytes_pending", float64(a.BytesPending.Load()))
 	counter("rows_dropped_total", a.RowsDropped.Load())
 	counter("batches_written_total", a.Batches.Load())
 	counter("files_published_total", a.FilesPublished.Load())

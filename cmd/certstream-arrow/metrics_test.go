@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
 	"io"
 	"net/http"
@@ -160,5 +161,23 @@ func TestLogLabelsBounded(t *testing.T) {
 	}
 	if len(l.last) != maxLogLabels || l.dropped != 50 {
 		t.Fatalf("%d labels, %d dropped", len(l.last), l.dropped)
+	}
+}
+
+// Hundreds of distinct, very long source URLs (a hostile server) pin no
+// more than the key limit allows: each is counted as dropped, none kept.
+func TestLogURLsBounded(t *testing.T) {
+	var l logIndexes
+	long := bytes.Repeat([]byte("a"), 1<<20)
+	for i := range 300 {
+		l.observe(append(fmt.Appendf(nil, "https://log%d.example/", i), long...), int64(i))
+	}
+	l.observe([]byte("https://ct.example/log/"), 7)
+	keyBytes := 0
+	for k := range l.last {
+		keyBytes += len(k)
+	}
+	if len(l.last) != 1 || l.dropped != 300 || keyBytes > maxLogLabels*maxLogURLBytes {
+		t.Fatalf("%d logs kept (%d key bytes), %d dropped: want 1 and 300", len(l.last), keyBytes, l.dropped)
 	}
 }
