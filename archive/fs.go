@@ -25,6 +25,10 @@ type fsys interface {
 	create(name string) (writeFile, error)
 	// open opens a file for reading.
 	open(name string) (io.ReadCloser, error)
+	// edit opens an existing file for writing in place (crash salvage
+	// truncates a torn temporary file and appends its footer); it never
+	// creates the file and never follows a symlink.
+	edit(name string) (editFile, error)
 	// rename renames dir/oldBase to dir/newBase, failing if newBase
 	// exists, then fsyncs dir so the rename survives a power cut.
 	rename(dir, oldBase, newBase string) error
@@ -36,6 +40,14 @@ type fsys interface {
 // writeFile is an open file being written.
 type writeFile interface {
 	io.Writer
+	Sync() error
+	Close() error
+}
+
+// editFile is an existing file being finished in place.
+type editFile interface {
+	io.WriterAt
+	Truncate(size int64) error
 	Sync() error
 	Close() error
 }
@@ -80,6 +92,14 @@ func (r rootFS) open(name string) (io.ReadCloser, error) {
 	f, err := r.root.OpenFile(name, os.O_RDONLY|unix.O_NOFOLLOW, 0)
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", name, err)
+	}
+	return f, nil
+}
+
+func (r rootFS) edit(name string) (editFile, error) {
+	f, err := r.root.OpenFile(name, os.O_WRONLY|unix.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, fmt.Errorf("open %s for writing: %w", name, err)
 	}
 	return f, nil
 }
