@@ -102,10 +102,14 @@ func (s *salvager) copyBatches(dir, tmp, final string) (rows, discarded int64, e
 		return 0, 0, err
 	}
 	defer r.Close()
+	fi, err := s.fsys.stat(path.Join(dir, tmp))
+	if err != nil {
+		return 0, 0, err
+	}
 	in := &countingReader{r: bufio.NewReaderSize(r, 256<<10)}
 	var out *file
 	var good int64 // bytes of tmp up to the end of the last complete batch
-	readErr := readBatches(in, s.mem, func(rec arrow.RecordBatch) error {
+	readErr := readBatches(in, fi.Size(), s.mem, func(rec arrow.RecordBatch) error {
 		if out == nil {
 			if out, err = createFile(s.fsys, dir, salvageName(final), final, rec.Schema(), s.mem, false); err != nil {
 				return err

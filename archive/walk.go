@@ -83,10 +83,19 @@ type fnError struct{ err error }
 
 func (e fnError) Error() string { return e.err.Error() }
 
-func walkFile(r *os.Root, pf *PublishedFile, fn func(PublishedFile, arrow.RecordBatch) error) (err error) {
+// walkFile reads the batches of the published file pf.Path, each at most
+// ReadBudget bytes once decoded (a file declaring more is refused with
+// ErrOverBudget before anything is allocated), one at a time: each batch is
+// released before the next is read.
+func walkFile(r *os.Root, pf *PublishedFile, fn func(PublishedFile, arrow.RecordBatch) error) error {
+	return walkFileBudget(r, pf, newBudgetAllocator(nil, ReadBudget), fn)
+}
+
+// walkFileBudget is walkFile with the allocator, and so the budget, given.
+func walkFileBudget(r *os.Root, pf *PublishedFile, mem *budgetAllocator, fn func(PublishedFile, arrow.RecordBatch) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil { // corrupt bytes can panic inside the IPC reader
-			err = fmt.Errorf("corrupt file: %v", p)
+			err = recovered("corrupt file", p)
 		}
 	}()
 	f, err := r.Open(pf.Path)
@@ -99,22 +108,34 @@ func walkFile(r *os.Root, pf *PublishedFile, fn func(PublishedFile, arrow.Record
 		return err
 	}
 	pf.Size = fi.Size()
-	rd, err := ipc.NewFileReader(f)
+	// arrow-go's file reader checks the footer's size and each block's
+	// offset and lengths against the file size before it reads them.
+	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(mem), ipc.WithMetadataSizeLimit(maxMetadataBytes))
 	if err != nil {
 		return err
 	}
 	defer rd.Close()
 	for i := range rd.NumRecords() {
-		rec, err := rd.RecordBatch(i)
-		if err != nil {
-			return fmt.Errorf("batch %d: %w", i, err)
+		if err := walkBatch(rd, i, *pf, fn); err != nil {
+			return err
 		}
-		if fn == nil {
-			continue
-		}
-		if err := fn(*pf, rec); err != nil {
-			return fnError{err}
-		}
+	}
+	return nil
+}
+
+// walkBatch reads batch i of rd, hands it to fn (if not nil) and releases
+// it.
+func walkBatch(rd *ipc.FileReader, i int, pf PublishedFile, fn func(PublishedFile, arrow.RecordBatch) error) error {
+	rec, err := rd.RecordBatchAt(i)
+	if err != nil {
+		return fmt.Errorf("batch %d: %w", i, err)
+	}
+	defer rec.Release()
+	if fn == nil {
+		return nil
+	}
+	if err := fn(pf, rec); err != nil {
+		return fnError{err}
 	}
 	return nil
 }
