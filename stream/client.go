@@ -5,30 +5,31 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
+	"net"
 	"net/http"
-	"net/url"
 	"sync"
 	"time"
 
 	"github.com/gorilla/websocket"
 )
 
-// Config configures a Client. Zero durations take the defaults in
-// DefaultConfig.
+// Config configures a Client. Zero durations and sizes take the defaults
+// in DefaultConfig.
 type Config struct {
-	URL              string
-	Header           http.Header // extra handshake headers, e.g. Authorization
+	URL              string      // ws:// or wss://, optionally with user:password (sent as Basic auth, never logged)
+	Header           http.Header // extra handshake headers, e.g. Authorization; values are never logged
 	UserAgent        string
 	TLS              *tls.Config // nil: system roots
 	PingInterval     time.Duration
 	StallTimeout     time.Duration // a connection silent this long (no frame, no pong) is dead
 	HandshakeTimeout time.Duration // TCP + TLS + HTTP upgrade
-	MaxMessageBytes  int64
+	CloseTimeout     time.Duration // on cancel, how long to keep reading for the server's close frame
+	MaxMessageBytes  int64         // largest message read into memory, however it was framed
+	MaxQueueBytes    int64         // frame bytes queued for the consumer before the reader waits
 	MinBackoff       time.Duration
 	MaxBackoff       time.Duration
-	HealthyAfter     time.Duration // a connection up this long resets the backoff: the next retry is quick
+	ReconnectDelay   time.Duration // after a connection that delivered data: retry in [d, 2d)
 	MaxRetries       int           // retries after consecutive failed attempts before Run gives up; 0 retries forever
 	Logger           *slog.Logger
 }
@@ -39,10 +40,12 @@ func DefaultConfig() Config {
 		PingInterval:     20 * time.Second,
 		StallTimeout:     75 * time.Second,
 		HandshakeTimeout: 15 * time.Second,
+		CloseTimeout:     5 * time.Second,
 		MaxMessageBytes:  16 << 20,
+		MaxQueueBytes:    64 << 20,
 		MinBackoff:       time.Second,
 		MaxBackoff:       60 * time.Second,
-		HealthyAfter:     10 * time.Second,
+		ReconnectDelay:   100 * time.Millisecond,
 	}
 }
 
@@ -50,50 +53,33 @@ func DefaultConfig() Config {
 // MaxRetries retries after it all failed.
 var ErrRetriesExhausted = errors.New("connection retries exhausted")
 
-// Frame is one WebSocket message as read off the socket. Data belongs to
-// the receiver until it calls Release; after that it must not be used.
-type Frame struct {
-	Data       []byte
-	ReceivedAt time.Time
-	buf        *[]byte
-	pool       *sync.Pool
-}
-
-// Release returns the frame's buffer for reuse. It is safe to call on a
-// zero Frame.
-func (f Frame) Release() {
-	if f.pool != nil && cap(*f.buf) <= frameBuffer {
-		*f.buf = f.Data[:0]
-		f.pool.Put(f.buf)
-	}
-}
-
-// Frame buffers start at this size, which nearly every message fits (lite
-// ~1.7 KB, full ~5 KB), and only buffers of this size are pooled: one that
-// grew for a rare big message (a certificate with 1,000 names is ~60 KB) is
-// left to the GC. Were grown buffers pooled, the thousands of frames in the
-// queue would, over hours, each come to hold a buffer sized for the largest
-// message it ever carried, and memory would creep up with uptime (measured:
-// +14 MB of live heap in 10 s of a full-stream flood).
-const frameBuffer = 8 << 10
-
 // Client reads a CertStream server for as long as its context lives,
 // reconnecting whenever the connection fails.
 type Client struct {
 	cfg      Config
+	url      string      // cfg.URL without userinfo: dialled and logged
+	header   http.Header // cfg.Header plus Authorization from the URL's userinfo
 	dialer   websocket.Dialer
 	pool     sync.Pool
+	queue    *budget
 	counters Counters
 	log      *slog.Logger
 }
 
-// NewClient checks cfg and returns a Client. The URL must be ws:// or wss://.
+// NewClient checks cfg and returns a Client. The URL must be ws:// or
+// wss://; user:password in it is sent as HTTP Basic authentication and
+// conflicts with an Authorization header (ErrAuthConflict).
 func NewClient(cfg Config) (*Client, error) {
-	if err := CheckURL(cfg.URL); err != nil {
+	cfg.fill()
+	url, header, err := Endpoint(cfg.URL, cfg.Header)
+	if err != nil {
 		return nil, err
 	}
-	cfg.fill()
-	c := &Client{cfg: cfg, log: cfg.Logger}
+	if cfg.UserAgent != "" && header.Get("User-Agent") == "" {
+		header.Set("User-Agent", cfg.UserAgent)
+	}
+	c := &Client{cfg: cfg, url: url, header: header, log: cfg.Logger}
+	c.queue = newBudget(cfg.MaxQueueBytes, &c.counters)
 	c.dialer = websocket.Dialer{
 		Proxy:            http.ProxyFromEnvironment,
 		HandshakeTimeout: cfg.HandshakeTimeout,
@@ -101,23 +87,12 @@ func NewClient(cfg Config) (*Client, error) {
 		ReadBufferSize:   64 << 10,
 		WriteBufferSize:  4 << 10,
 		// No permessage-deflate: inflating costs ~18 µs a message, more
-		// than everything else on the read path together.
+		// than everything else on the read path together. A server that
+		// negotiates it anyway is refused (see dial).
 		EnableCompression: false,
 	}
 	c.pool.New = func() any { b := make([]byte, 0, frameBuffer); return &b }
 	return c, nil
-}
-
-// CheckURL accepts ws:// and wss:// URLs with a host.
-func CheckURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return fmt.Errorf("server URL %q: %w", raw, err)
-	}
-	if (u.Scheme != "ws" && u.Scheme != "wss") || u.Host == "" {
-		return fmt.Errorf("server URL %q: want ws://host[:port]/path or wss://host[:port]/path", raw)
-	}
-	return nil
 }
 
 func (cfg *Config) fill() {
@@ -130,21 +105,18 @@ func (cfg *Config) fill() {
 	setDur(&cfg.PingInterval, def.PingInterval)
 	setDur(&cfg.StallTimeout, def.StallTimeout)
 	setDur(&cfg.HandshakeTimeout, def.HandshakeTimeout)
+	setDur(&cfg.CloseTimeout, def.CloseTimeout)
 	setDur(&cfg.MinBackoff, def.MinBackoff)
 	setDur(&cfg.MaxBackoff, def.MaxBackoff)
-	setDur(&cfg.HealthyAfter, def.HealthyAfter)
+	setDur(&cfg.ReconnectDelay, def.ReconnectDelay)
 	if cfg.MaxMessageBytes <= 0 {
 		cfg.MaxMessageBytes = def.MaxMessageBytes
 	}
+	if cfg.MaxQueueBytes <= 0 {
+		cfg.MaxQueueBytes = def.MaxQueueBytes
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
-	}
-	if cfg.Header == nil {
-		cfg.Header = http.Header{}
-	}
-	if cfg.UserAgent != "" && cfg.Header.Get("User-Agent") == "" {
-		cfg.Header = cfg.Header.Clone()
-		cfg.Header.Set("User-Agent", cfg.UserAgent)
 	}
 }
 
@@ -152,17 +124,29 @@ func (cfg *Config) fill() {
 func (c *Client) Counters() *Counters { return &c.counters }
 
 // Run connects, reads frames into out until ctx is done, and reconnects
-// after every failure with capped exponential backoff and full jitter. It
-// returns nil when ctx is done, or ErrRetriesExhausted. Run never closes
-// out. When out is full, the reader waits for room (counted in
-// QueueFullWaits): frames are never dropped. The receiver must keep
-// draining out until Run has returned.
+// after every failure. It returns nil when ctx is done, or
+// ErrRetriesExhausted. Run never closes out.
+//
+// When ctx is done while connected, Run performs the WebSocket closing
+// handshake: it sends a close frame and keeps reading frames into out until
+// the server's close frame arrives or CloseTimeout passes, so that nothing
+// the server sent before it saw the close is lost.
+//
+// When out is full, or the frames handed out and not yet Released hold
+// MaxQueueBytes, the reader waits (counted in QueueFullWaits and
+// QueueBytesWaits): frames are never dropped. The receiver must keep
+// draining out, and Release every frame, until Run has returned.
+//
+// Reconnects: a connection that delivered at least one frame was healthy;
+// the backoff starts over and the next attempt comes after ReconnectDelay
+// plus jitter. Attempts that deliver nothing (refused, failed handshake,
+// dropped before the first frame) back off exponentially with full jitter
+// from MinBackoff up to MaxBackoff, and count towards MaxRetries.
 func (c *Client) Run(ctx context.Context, out chan<- Frame) error {
 	var b backoff
 	var downSince time.Time
 	for ctx.Err() == nil {
-		start := time.Now()
-		err := c.session(ctx, out, &downSince)
+		delivered, err := c.session(ctx, out, &downSince)
 		if ctx.Err() != nil {
 			return nil
 		}
@@ -170,14 +154,12 @@ func (c *Client) Run(ctx context.Context, out chan<- Frame) error {
 		if downSince.IsZero() {
 			downSince = time.Now()
 		}
-		if time.Since(start) >= c.cfg.HealthyAfter {
-			b.reset()
+		if delivered == 0 && c.cfg.MaxRetries > 0 && b.attempts >= c.cfg.MaxRetries {
+			return fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, b.attempts+1, err)
 		}
-		if c.cfg.MaxRetries > 0 && b.attempts >= c.cfg.MaxRetries {
-			return fmt.Errorf("%w after %d attempts: %w", ErrRetriesExhausted, b.attempts, err)
-		}
-		wait := b.next(c.cfg.MinBackoff, c.cfg.MaxBackoff)
-		c.log.Warn("connection failed, retrying", "url", c.cfg.URL, "err", err, "attempt", b.attempts, "retry_in", wait.Round(time.Millisecond))
+		wait := c.retryDelay(&b, delivered)
+		c.log.Warn("connection failed, retrying", "url", c.url, "err", err, "frames", delivered,
+			"attempt", b.attempts, "retry_in", wait.Round(time.Millisecond))
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -186,144 +168,78 @@ func (c *Client) Run(ctx context.Context, out chan<- Frame) error {
 	return nil
 }
 
-// session dials once and reads until the connection fails or ctx is done.
-func (c *Client) session(ctx context.Context, out chan<- Frame, downSince *time.Time) error {
-	conn, err := c.dial(ctx)
-	if err != nil {
-		return err
+// retryDelay returns the wait before the next attempt after one that
+// delivered this many frames, and updates b.
+func (c *Client) retryDelay(b *backoff, delivered int64) time.Duration {
+	if delivered > 0 {
+		return b.delivered(c.cfg.ReconnectDelay)
 	}
-	c.counters.Connects.Add(1)
-	c.counters.ConnectedSince.Store(time.Now().UnixNano())
-	defer c.counters.ConnectedSince.Store(0)
-	if downSince.IsZero() {
-		c.log.Info("connected", "url", c.cfg.URL)
-	} else {
-		c.log.Info("reconnected", "url", c.cfg.URL, "down_for", time.Since(*downSince).Round(time.Millisecond))
-		*downSince = time.Time{}
-	}
-
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		c.keepalive(ctx, conn, done)
-	}()
-	err = c.read(conn, out)
-	close(done)
-	wg.Wait()
-	return err
+	return b.failed(c.cfg.MinBackoff, c.cfg.MaxBackoff)
 }
 
+// dial connects and upgrades. Cancelling ctx aborts it at once in every
+// phase: gorilla watches ctx while it connects and during TLS, but reads
+// the HTTP upgrade answer under HandshakeTimeout alone, so a server that
+// accepts and never answers would otherwise hold a stop for that long.
 func (c *Client) dial(ctx context.Context) (*websocket.Conn, error) {
-	conn, resp, err := c.dialer.DialContext(ctx, c.cfg.URL, c.cfg.Header)
-	if err != nil {
-		if resp != nil {
-			return nil, fmt.Errorf("dial %s: server answered HTTP %s instead of upgrading to WebSocket", c.cfg.URL, resp.Status)
+	d := c.dialer
+	guard := &dialGuard{}
+	d.NetDialContext = guard.dialContext
+	stop := context.AfterFunc(ctx, guard.cancel)
+	ws, resp, err := d.DialContext(ctx, c.url, c.header)
+	if !stop() {
+		if ws != nil {
+			ws.Close()
 		}
-		return nil, fmt.Errorf("dial %s: %w", c.cfg.URL, err)
+		return nil, fmt.Errorf("dial %s: %w", c.url, ctx.Err())
 	}
-	if resp != nil && resp.Body != nil {
+	if err != nil {
+		if resp != nil && err == websocket.ErrBadHandshake {
+			return nil, fmt.Errorf("dial %s: server answered HTTP %s instead of upgrading to WebSocket", c.url, resp.Status)
+		}
+		return nil, fmt.Errorf("dial %s: %w", c.url, err)
+	}
+	if resp.Body != nil {
 		resp.Body.Close()
 	}
-	conn.SetReadLimit(c.cfg.MaxMessageBytes)
-	conn.SetPongHandler(func(string) error {
-		now := time.Now()
-		c.counters.LastFrameAt.Store(now.UnixNano())
-		return conn.SetReadDeadline(now.Add(c.cfg.StallTimeout))
-	})
+	if ext := resp.Header.Values("Sec-WebSocket-Extensions"); len(ext) > 0 {
+		ws.Close()
+		return nil, fmt.Errorf("dial %s: server negotiated WebSocket extension %.100q that the client did not offer: refused, "+
+			"as a compressed message could inflate far beyond --max-message-bytes", c.url, ext)
+	}
+	ws.SetReadLimit(c.cfg.MaxMessageBytes)
+	return ws, nil
+}
+
+// dialGuard closes the TCP connection of a handshake in progress when the
+// context is cancelled.
+type dialGuard struct {
+	mu        sync.Mutex
+	conn      net.Conn
+	cancelled bool
+	dialer    net.Dialer
+}
+
+func (g *dialGuard) dialContext(ctx context.Context, network, addr string) (net.Conn, error) {
+	conn, err := g.dialer.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.cancelled {
+		conn.Close()
+		return nil, context.Canceled
+	}
+	g.conn = conn
 	return conn, nil
 }
 
-// keepalive pings the server every PingInterval and closes conn when ctx is
-// done, which unblocks the reader. It returns when done is closed.
-func (c *Client) keepalive(ctx context.Context, conn *websocket.Conn, done <-chan struct{}) {
-	t := time.NewTicker(c.cfg.PingInterval)
-	defer t.Stop()
-	for {
-		select {
-		case <-done:
-			conn.Close()
-			return
-		case <-ctx.Done():
-			msg := websocket.FormatCloseMessage(websocket.CloseNormalClosure, "client shutting down")
-			_ = conn.WriteControl(websocket.CloseMessage, msg, time.Now().Add(time.Second))
-			conn.Close()
-			<-done
-			return
-		case <-t.C:
-			if err := conn.WriteControl(websocket.PingMessage, nil, time.Now().Add(c.cfg.PingInterval)); err != nil {
-				conn.Close()
-			}
-		}
+func (g *dialGuard) cancel() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	g.cancelled = true
+	if g.conn != nil {
+		g.conn.Close()
 	}
-}
-
-// read reads frames into out until the connection fails.
-func (c *Client) read(conn *websocket.Conn, out chan<- Frame) error {
-	for {
-		if err := conn.SetReadDeadline(time.Now().Add(c.cfg.StallTimeout)); err != nil {
-			return err
-		}
-		_, r, err := conn.NextReader()
-		if err != nil {
-			return c.readError(err)
-		}
-		f, err := c.readFrame(r)
-		if err != nil {
-			return c.readError(err)
-		}
-		c.counters.Frames.Add(1)
-		c.counters.Bytes.Add(int64(len(f.Data)))
-		c.counters.LastFrameAt.Store(f.ReceivedAt.UnixNano())
-		c.send(out, f)
-	}
-}
-
-// readFrame reads one message into a pooled buffer.
-func (c *Client) readFrame(r io.Reader) (Frame, error) {
-	buf := c.pool.Get().(*[]byte)
-	b := (*buf)[:0]
-	for {
-		if len(b) == cap(b) {
-			b = append(b, 0)[:len(b)]
-		}
-		n, err := r.Read(b[len(b):cap(b)])
-		b = b[:len(b)+n]
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			*buf = b[:0]
-			Frame{Data: b[:0], buf: buf, pool: &c.pool}.Release()
-			return Frame{}, err
-		}
-	}
-	*buf = b
-	return Frame{Data: b, ReceivedAt: time.Now(), buf: buf, pool: &c.pool}, nil
-}
-
-// send hands f to the consumer, waiting for room if the queue is full. It
-// does not give up on cancellation: a frame read off the socket is never
-// dropped, and the consumer drains the queue until Run returns.
-func (c *Client) send(out chan<- Frame, f Frame) {
-	select {
-	case out <- f:
-		return
-	default:
-	}
-	c.counters.QueueFullWaits.Add(1)
-	out <- f
-}
-
-func (c *Client) readError(err error) error {
-	if errors.Is(err, websocket.ErrReadLimit) {
-		c.counters.Skip(ReasonOversize)
-		return fmt.Errorf("frame larger than --max-message-bytes=%d: %w", c.cfg.MaxMessageBytes, err)
-	}
-	var ne interface{ Timeout() bool }
-	if errors.As(err, &ne) && ne.Timeout() {
-		return fmt.Errorf("connection stalled: nothing received for %s: %w", c.cfg.StallTimeout, err)
-	}
-	return err
 }

@@ -9,13 +9,16 @@ import (
 // decoded from it. All fields are safe for concurrent use: the reader and
 // the consumer update them while a stats logger or metrics endpoint reads.
 type Counters struct {
-	Frames         atomic.Int64 // WebSocket messages read
-	Bytes          atomic.Int64 // their payload bytes
-	Connects       atomic.Int64 // successful handshakes
-	FailedAttempts atomic.Int64 // failed dials and dropped connections
-	QueueFullWaits atomic.Int64 // frames that had to wait for room in the queue
-	ConnectedSince atomic.Int64 // Unix nanoseconds of the current connection; 0 while down
-	LastFrameAt    atomic.Int64 // Unix nanoseconds of the last frame or pong; 0 before the first
+	Frames           atomic.Int64 // WebSocket messages read
+	Bytes            atomic.Int64 // their payload bytes
+	Connects         atomic.Int64 // successful handshakes
+	FailedAttempts   atomic.Int64 // failed dials and dropped connections
+	QueueFullWaits   atomic.Int64 // frames that had to wait for room in the queue
+	QueueBytesWaits  atomic.Int64 // frames that had to wait for the queued bytes to fall under MaxQueueBytes
+	QueuedBytes      atomic.Int64 // bytes held by frames handed out and not yet Released
+	FramesAfterClose atomic.Int64 // frames read after the client sent its close frame
+	ConnectedSince   atomic.Int64 // Unix nanoseconds of the current connection; 0 while down
+	LastFrameAt      atomic.Int64 // Unix nanoseconds of the last frame or pong; 0 before the first
 
 	Certificates  atomic.Int64 // certificate_update messages decoded
 	DomainEntries atomic.Int64 // dns_entries messages decoded

@@ -79,6 +79,7 @@ type serverOptions struct {
 	tls          bool
 	rejectFirst  int
 	rejectStatus int
+	compress     bool
 }
 
 // WithListener serves on ln instead of a new loopback port.
@@ -93,6 +94,12 @@ func WithTLS() Option { return func(o *serverOptions) { o.tls = true } }
 func RejectFirst(n, status int) Option {
 	return func(o *serverOptions) { o.rejectFirst, o.rejectStatus = n, status }
 }
+
+// ForceCompression makes the server negotiate permessage-deflate whether
+// or not the client offered it, and compress every message it sends at the
+// best ratio, as a hostile or broken server might: 1 MiB of zeros goes over
+// the wire in about 1 KiB.
+func ForceCompression() Option { return func(o *serverOptions) { o.compress = true } }
 
 // NewServer starts a server running s for every connection. It is closed
 // when the test ends.
@@ -127,16 +134,23 @@ func (s *Server) CertPEM() []byte {
 }
 
 func (s *Server) handler(session Session) http.Handler {
-	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }, EnableCompression: s.opts.compress}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		s.header.Store(r.Header.Clone())
 		if n := int(s.requests.Add(1)); n <= s.opts.rejectFirst {
 			http.Error(w, http.StatusText(s.opts.rejectStatus), s.opts.rejectStatus)
 			return
 		}
+		if s.opts.compress { // pretend the client offered it
+			r.Header.Set("Sec-WebSocket-Extensions", "permessage-deflate; server_no_context_takeover; client_no_context_takeover")
+		}
 		conn, err := up.Upgrade(w, r, nil)
 		if err != nil {
 			return
+		}
+		if s.opts.compress {
+			conn.EnableWriteCompression(true)
+			_ = conn.SetCompressionLevel(9)
 		}
 		if !s.track(conn) {
 			conn.Close()
