@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -31,11 +32,14 @@ import (
 // ratios against the ceiling of the same run, because shared machines are
 // noisy.
 type BenchCmd struct {
-	Stream     string `enum:"lite,full" default:"lite" help:"Message shape: lite (no DER) or full (leaf and chain DER)."`
-	Messages   int    `default:"200000" help:"Messages per run."`
-	Runs       int    `default:"3" help:"Runs; the summary gives medians."`
-	BufferSize int    `default:"1000" help:"--buffer-size of the archiver."`
-	Pool       int    `default:"100000" help:"Distinct messages generated; longer floods cycle through them."`
+	Stream     string   `enum:"lite,full" default:"lite" help:"Message shape: lite (no DER) or full (leaf and chain DER)."`
+	Messages   int      `default:"200000" help:"Messages per run."`
+	Runs       int      `default:"3" help:"Runs; the summary gives medians."`
+	BufferSize int      `default:"1000" help:"--buffer-size of the archiver."`
+	Pool       int      `default:"100000" help:"Distinct messages generated; longer floods cycle through them."`
+	PadBytes   ByteSize `default:"0" help:"Pad each message with extra names in all_domains to about this size (0: as generated), e.g. 8MiB to measure memory under legal but huge messages; at most 16 distinct padded messages are generated."`
+	Arg        []string `sep:"none" placeholder:"FLAG" help:"Extra flag for the archiver, e.g. --arg=--queue-bytes=32MiB. Repeatable."`
+	Archiver   string   `placeholder:"PATH" help:"Archiver binary to measure (default: this one), e.g. an older build for a before/after comparison."`
 }
 
 // Validate checks the sizes.
@@ -55,7 +59,10 @@ type benchRun struct {
 
 // Run runs the benchmark and prints a table.
 func (b *BenchCmd) Run(ctx context.Context, log *slog.Logger) error {
-	pool := b.generate() // min(--pool, --messages) distinct messages
+	pool, err := b.generate() // min(--pool, --messages) distinct messages
+	if err != nil {
+		return err
+	}
 	avg := float64(streamgen.MeanSize(pool))
 	jsonZstd, err := zstdJSONLines(pool)
 	if err != nil {
@@ -66,9 +73,11 @@ func (b *BenchCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer srv.Close()
-	self, err := os.Executable()
-	if err != nil {
-		return err
+	self := b.Archiver
+	if self == "" {
+		if self, err = os.Executable(); err != nil {
+			return err
+		}
 	}
 	fmt.Printf("stream=%s messages=%d (%.0f bytes avg) buffer-size=%d runs=%d\n", b.Stream, b.Messages, avg, b.BufferSize, b.Runs)
 	fmt.Println("run  ceiling_msg/s  archiver_msg/s  ratio  cpu_s/1M  peak_rss_MB  disk_B/cert")
@@ -90,8 +99,42 @@ func (b *BenchCmd) Run(ctx context.Context, log *slog.Logger) error {
 	return nil
 }
 
-func (b *BenchCmd) generate() [][]byte {
-	return streamgen.New(streamgen.Options{Kind: streamgen.Kind(b.Stream), Seed: 1}).Take(min(b.Pool, b.Messages))
+func (b *BenchCmd) generate() ([][]byte, error) {
+	n := min(b.Pool, b.Messages)
+	if b.PadBytes > 0 {
+		n = min(n, 16)
+	}
+	pool := streamgen.New(streamgen.Options{Kind: streamgen.Kind(b.Stream), Seed: 1}).Take(n)
+	for i, m := range pool {
+		var err error
+		if pool[i], err = padMessage(m, int(b.PadBytes)); err != nil {
+			return nil, err
+		}
+	}
+	return pool, nil
+}
+
+// padMessage adds names to msg's data.leaf_cert.all_domains until it is
+// about size bytes long: a legal message, only huge.
+func padMessage(msg []byte, size int) ([]byte, error) {
+	if len(msg) >= size {
+		return msg, nil
+	}
+	var m map[string]any
+	if err := json.Unmarshal(msg, &m); err != nil {
+		return nil, fmt.Errorf("pad message: %w", err)
+	}
+	data, _ := m["data"].(map[string]any)
+	leaf, _ := data["leaf_cert"].(map[string]any)
+	if leaf == nil {
+		return nil, errors.New("pad message: no data.leaf_cert")
+	}
+	domains, _ := leaf["all_domains"].([]any)
+	for n := len(msg); n < size; n += 27 {
+		domains = append(domains, fmt.Sprintf("pad-%08d.example.com", len(domains)))
+	}
+	leaf["all_domains"] = domains
+	return json.Marshal(m)
 }
 
 func (b *BenchCmd) print(label string, r benchRun) {
@@ -114,8 +157,9 @@ func (b *BenchCmd) once(ctx context.Context, srv *flood, self string) (benchRun,
 		return r, err
 	}
 	defer os.RemoveAll(dir)
-	cmd := exec.CommandContext(ctx, self, "run", "-u", srv.url, "-o", dir, "-b", fmt.Sprint(b.BufferSize),
-		"--collector", "bench", "--stats-interval", "0", "--log-format", "json", "--log-level", "warn")
+	args := append([]string{"run", "-u", srv.url, "-o", dir, "-b", fmt.Sprint(b.BufferSize),
+		"--collector", "bench", "--stats-interval", "0", "--log-format", "json", "--log-level", "warn"}, b.Arg...)
+	cmd := exec.CommandContext(ctx, self, args...)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	start := time.Now()
