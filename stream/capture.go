@@ -18,6 +18,17 @@ import (
 // skips it and carries on with the next line.
 var ErrLineTooLong = errors.New("line longer than the message size limit")
 
+// MaxCaptureWindow bounds the window of a zstd capture, and so the memory
+// its decoder holds: the decoder keeps a window of history, whose size the
+// file declares, so a small file declaring the format's 512 MiB (or more)
+// would otherwise take that much. 128 MiB is the largest window the zstd
+// command line writes with its usual flags (levels up to 19 use at most
+// 8 MiB; --ultra -22 and --long use 128 MiB), so any capture made with them
+// reads. A larger window fails the import with an error wrapping
+// zstd.ErrWindowSizeExceeded. gzip needs no bound (its window is 32 KiB),
+// and lines are bounded by the line limit whatever the compression.
+const MaxCaptureWindow = 128 << 20
+
 // Capture reads a recorded CertStream capture: JSON lines, one message per
 // line, compressed with zstd (.zst) or gzip (.gz) or not at all, from a file
 // or standard input ("-"). Blank lines are skipped. It is not safe for
@@ -53,7 +64,7 @@ func OpenCapture(path string, maxLine int) (*Capture, error) {
 	var r io.Reader = &c.raw
 	switch {
 	case strings.HasSuffix(path, ".zst"):
-		d, err := zstd.NewReader(r)
+		d, err := zstd.NewReader(r, zstd.WithDecoderMaxWindow(MaxCaptureWindow), zstd.WithDecoderMaxMemory(MaxCaptureWindow))
 		if err != nil {
 			return nil, errors.Join(fmt.Errorf("open capture %s: %w", path, err), c.Close())
 		}
@@ -91,7 +102,7 @@ func (c *Capture) Next() ([]byte, int, error) {
 				return nil, c.line, io.EOF
 			}
 			if err != nil && err != io.EOF {
-				return nil, c.line, fmt.Errorf("read capture line %d: %w", c.line, err)
+				return nil, c.line, readError(c.line, err)
 			}
 			break
 		}
@@ -102,6 +113,15 @@ func (c *Capture) Next() ([]byte, int, error) {
 			return line, c.line, nil
 		}
 	}
+}
+
+// readError says why line could not be read.
+func readError(line int, err error) error {
+	if errors.Is(err, zstd.ErrWindowSizeExceeded) || errors.Is(err, zstd.ErrDecoderSizeExceeded) {
+		return fmt.Errorf("read capture line %d: %w (a zstd window may be at most %d MiB: recompress with a lower level or without --long)",
+			line, err, MaxCaptureWindow>>20)
+	}
+	return fmt.Errorf("read capture line %d: %w", line, err)
 }
 
 // Progress returns the bytes of the (compressed) input read so far and its

@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -69,4 +70,66 @@ func TestCaptureFormats(t *testing.T) {
 			}
 		})
 	}
+}
+
+// zstdFrame is a zstd frame of one raw block holding content, whose header
+// declares a window of 1<<windowLog bytes.
+func zstdFrame(windowLog int, content []byte) []byte {
+	frame := []byte{0x28, 0xb5, 0x2f, 0xfd, 0x00, byte(windowLog-10) << 3} // magic, no size or checksum, window
+	block := uint32(1 | len(content)<<3)                                   // last block, raw
+	frame = append(frame, byte(block), byte(block>>8), byte(block>>16))
+	return append(frame, content...)
+}
+
+// A small capture declaring a huge zstd window is refused with a clear
+// error instead of having the decoder take the window: before the bound,
+// the 512 MiB one allocated more than 512 MiB.
+func TestCaptureBoundsZstdWindow(t *testing.T) {
+	cases := []struct {
+		name      string
+		windowLog int
+		ok        bool
+	}{
+		{"8 MiB (zstd -19)", 23, true},
+		{"128 MiB (zstd --long)", 27, true},
+		{"512 MiB", 29, false},
+		{"2 GiB", 31, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			path := filepath.Join(t.TempDir(), "capture.jsonl.zst")
+			if err := os.WriteFile(path, zstdFrame(tc.windowLog, []byte("{\"a\":1}\n")), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			var line []byte
+			var err error
+			grew := heapGrowth(func() {
+				c, openErr := stream.OpenCapture(path, 1<<20)
+				if openErr != nil {
+					t.Fatal(openErr)
+				}
+				defer c.Close()
+				line, _, err = c.Next()
+			})
+			switch {
+			case tc.ok && (err != nil || string(line) != `{"a":1}`):
+				t.Errorf("line %q, err %v", line, err)
+			case !tc.ok && !errors.Is(err, zstd.ErrWindowSizeExceeded):
+				t.Errorf("line %q, err %v, want %v", line, err, zstd.ErrWindowSizeExceeded)
+			case !tc.ok && !strings.Contains(err.Error(), "at most 128 MiB"):
+				t.Errorf("err %v does not say the limit", err)
+			case !tc.ok && grew > 32<<20:
+				t.Errorf("refusing the capture allocated %d bytes", grew)
+			}
+		})
+	}
+}
+
+// heapGrowth returns how many bytes the Go heap allocated while fn ran.
+func heapGrowth(fn func()) uint64 {
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	fn()
+	runtime.ReadMemStats(&after)
+	return after.TotalAlloc - before.TotalAlloc
 }
