@@ -57,6 +57,13 @@ func (d *Dataset) recovered(now time.Time) {
 	d.salvageAbandoned(now)
 }
 
+// leftover is a temporary file known only by its names: one a crashed run
+// left that salvage at start could not finish (the disk was full), kept
+// with the abandoned files and retried with them.
+func leftover(dir, tmp, final string) *file {
+	return &file{dir: dir, tmp: tmp, final: final}
+}
+
 // salvageAbandoned publishes the complete batches of files given up after
 // an error. It stops at the first failure and keeps the rest for later.
 func (d *Dataset) salvageAbandoned(now time.Time) {

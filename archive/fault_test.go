@@ -54,6 +54,37 @@ func (f *faultFS) rename(dir, oldBase, newBase string) error {
 	return f.get(&f.dirSyncErr)
 }
 
+// edit opens a file for finishing in place whose writes, truncations and
+// fsyncs fail as the faultFS's files do.
+func (f *faultFS) edit(name string) (editFile, error) {
+	e, err := f.fsys.edit(name)
+	if err != nil {
+		return nil, err
+	}
+	return &faultEdit{editFile: e, fs: f}, nil
+}
+
+type faultEdit struct {
+	editFile
+	fs *faultFS
+}
+
+// WriteAt fails after writing half its bytes, as a filling disk does.
+func (w *faultEdit) WriteAt(p []byte, off int64) (int, error) {
+	if err := w.fs.get(&w.fs.writeErr); err != nil {
+		n, _ := w.editFile.WriteAt(p[:len(p)/2], off)
+		return n, err
+	}
+	return w.editFile.WriteAt(p, off)
+}
+
+func (w *faultEdit) Sync() error {
+	if err := w.fs.get(&w.fs.syncErr); err != nil {
+		return err
+	}
+	return w.editFile.Sync()
+}
+
 type faultFile struct {
 	writeFile
 	fs *faultFS
@@ -218,11 +249,7 @@ func TestCloseReportsLostRows(t *testing.T) {
 // A real full filesystem: a tiny tmpfs. Writes fail with ENOSPC; once space
 // is freed, archiving continues by itself and every row is published.
 func TestRealDiskFull(t *testing.T) {
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	mnt := mountTmpfs(t, "size=1m")
 	filler := filepath.Join(mnt, "filler")
 	if err := os.WriteFile(filler, make([]byte, 700<<10), 0o644); err != nil {
 		t.Fatal(err)
@@ -254,6 +281,18 @@ func TestRealDiskFull(t *testing.T) {
 	if got := cindexes(t, opts.Root); len(got) != 120 {
 		t.Fatalf("%d rows, want 120", len(got))
 	}
+}
+
+// mountTmpfs mounts a tmpfs with the given options on a new directory for
+// the test, and skips the test where that is not allowed (not root).
+func mountTmpfs(tb testing.TB, options string) string {
+	tb.Helper()
+	mnt := tb.TempDir()
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", options, "tmpfs", mnt).CombinedOutput(); err != nil {
+		tb.Skipf("cannot mount a tmpfs here (needs root): %v %s", err, out)
+	}
+	tb.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	return mnt
 }
 
 // Nothing is written outside the root through a symlinked hour directory;
@@ -300,11 +339,7 @@ func TestCreateRefusesPlantedSymlink(t *testing.T) {
 }
 
 func TestReadOnlyRootFailsAtStart(t *testing.T) {
-	mnt := t.TempDir()
-	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", "ro,size=64k", "tmpfs", mnt).CombinedOutput(); err != nil {
-		t.Skipf("cannot mount a read-only tmpfs here: %v %s", err, out)
-	}
-	t.Cleanup(func() { _ = exec.Command("umount", mnt).Run() })
+	mnt := mountTmpfs(t, "ro,size=64k")
 	_, err := Open(testOptions(mnt, "c1"))
 	if err == nil || !strings.Contains(err.Error(), "read-only") {
 		t.Fatalf("Open on a read-only root: %v", err)

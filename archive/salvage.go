@@ -16,27 +16,44 @@ import (
 // SalvageReport counts what a salvage pass did.
 type SalvageReport struct {
 	Salvaged       int   // temporary files whose batches were published
+	InPlace        int   // ... of which finished where they lay, without a copy
 	Rows           int64 // rows recovered
 	BytesDiscarded int64 // torn tails and footers-to-be that were dropped
-	Removed        int   // empty, unreadable or already published temporary files removed
+	Removed        int   // empty, torn in their first batch, or already published temporary files removed
+	Quarantined    int   // unreadable temporary files set aside as .NAME.feather.bad
 	Live           int   // temporary files of running collectors, left alone
 }
 
 // salvager publishes what crashed writers left behind. Salvaging one
-// temporary file .NAME.feather.tmp is idempotent: its batches are copied into
-// .NAME.feather.salvage.tmp, which is published as NAME.feather (never
-// replacing), and only then is the temporary file removed. A crash at any
-// step is repaired by the next pass: a stale .salvage.tmp is deleted and the
-// copy redone, and a temporary file whose NAME.feather exists is removed.
+// temporary file .NAME.feather.tmp is idempotent, and a crash at any step is
+// repaired by the next pass. Its complete batches are published as
+// NAME.feather (never replacing) in one of two ways:
+//
+//   - in place (see inplace.go): the file is cut after its last complete
+//     batch, its footer appended, and the file renamed; it needs no space
+//     beyond the footer;
+//   - by copy, when the file's bytes are not what this build writes: its
+//     batches are copied into .NAME.feather.salvage.tmp, which is published,
+//     and only then is the temporary file removed. A stale .salvage.tmp is
+//     deleted and the copy redone, and a temporary file whose NAME.feather
+//     exists is removed.
+//
+// A file with no complete batch whose bytes are what a crash during its
+// first write leaves (a prefix of the magic, schema and first batch, or
+// zeros) is removed. One whose bytes no crash of ours leaves (not an Arrow
+// file, a stream that fails for another reason than ending early) is set
+// aside as .NAME.feather.bad (see quarantine), after its complete batches,
+// if any, are published by copy.
 type salvager struct {
 	fsys   fsys
 	mem    memory.Allocator
 	log    *slog.Logger
 	report SalvageReport
+	failed []*file // temporary files whose salvage failed, by name (see leftover)
 }
 
 // dir salvages the temporary files in one partition directory for which
-// owned returns true.
+// owned returns true. Files whose salvage fails are listed in s.failed.
 func (s *salvager) dir(dir string, owned func(collector string) bool) error {
 	entries, err := s.fsys.readDir(dir)
 	if err != nil {
@@ -52,14 +69,17 @@ func (s *salvager) dir(dir string, owned func(collector string) bool) error {
 			s.report.Live++
 			continue
 		}
-		errs = append(errs, s.file(dir, e.Name(), final))
+		if err := s.file(dir, e.Name(), final); err != nil {
+			errs = append(errs, err)
+			s.failed = append(s.failed, leftover(dir, e.Name(), final))
+		}
 	}
 	return errors.Join(errs...)
 }
 
 // file salvages dir/tmp, meant to become dir/final. A tmp that no longer
 // exists (its rename went through, only the directory fsync failed) needs
-// nothing.
+// nothing. An error leaves tmp to be salvaged again.
 func (s *salvager) file(dir, tmp, final string) error {
 	tmpPath := path.Join(dir, tmp)
 	if _, err := s.fsys.stat(tmpPath); errors.Is(err, fs.ErrNotExist) {
@@ -73,23 +93,63 @@ func (s *salvager) file(dir, tmp, final string) error {
 	if err := s.fsys.remove(path.Join(dir, salvageName(final))); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return err
 	}
-	rows, discarded, err := s.copyBatches(dir, tmp, final)
+	sc, err := s.scanFile(tmpPath)
 	if err != nil {
 		return fmt.Errorf("salvage %s: %w", tmpPath, err)
 	}
-	if rows == 0 {
-		s.log.Warn("temporary file held no complete batch; removing it", "file", tmpPath, "bytes_discarded", discarded)
-		s.report.Removed++
-		s.report.BytesDiscarded += discarded
-		return s.fsys.remove(tmpPath)
+	if err := s.settle(dir, tmp, final, sc); err != nil {
+		return fmt.Errorf("salvage %s: %w", tmpPath, err)
 	}
-	if err := s.fsys.remove(tmpPath); err != nil {
+	return nil
+}
+
+// settle publishes, removes or sets aside dir/tmp as its scan says.
+func (s *salvager) settle(dir, tmp, final string, sc *scan) error {
+	switch {
+	case sc.corrupt() && sc.rows == 0:
+		return s.quarantine(dir, tmp, final, sc.reason(), sc)
+	case sc.rows == 0:
+		s.log.Warn("temporary file held no complete batch; removing it", "file", path.Join(dir, tmp), "bytes_discarded", sc.size)
+		s.report.Removed++
+		s.report.BytesDiscarded += sc.size
+		return s.fsys.remove(path.Join(dir, tmp))
+	case sc.corrupt():
+		if err := s.byCopy(dir, tmp, final, false); err != nil {
+			return err
+		}
+		return s.quarantine(dir, tmp, final, sc.reason(), sc)
+	case sc.tail != nil:
+		err := s.finishInPlace(dir, tmp, final, sc)
+		if !errors.Is(err, errVerify) {
+			return s.counted(err, sc.rows, sc.size-sc.good, true, path.Join(dir, final))
+		}
+		s.log.Error("temporary file finished in place does not read back; copying its batches instead", "err", err)
+	}
+	return s.byCopy(dir, tmp, final, true)
+}
+
+// byCopy publishes the complete batches of dir/tmp through a copy, and
+// removes tmp afterwards if remove is set.
+func (s *salvager) byCopy(dir, tmp, final string, remove bool) error {
+	rows, discarded, err := s.copyBatches(dir, tmp, final)
+	if err == nil && remove {
+		err = s.fsys.remove(path.Join(dir, tmp))
+	}
+	return s.counted(err, rows, discarded, false, path.Join(dir, final))
+}
+
+// counted adds a file salvaged without error to the report.
+func (s *salvager) counted(err error, rows, discarded int64, inPlace bool, final string) error {
+	if err != nil {
 		return err
 	}
-	s.log.Warn("temporary file salvaged", "file", path.Join(dir, final), "rows", rows, "bytes_discarded", discarded)
+	s.log.Warn("temporary file salvaged", "file", final, "rows", rows, "bytes_discarded", discarded, "in_place", inPlace)
 	s.report.Salvaged++
 	s.report.Rows += rows
 	s.report.BytesDiscarded += discarded
+	if inPlace {
+		s.report.InPlace++
+	}
 	return nil
 }
 

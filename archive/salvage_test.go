@@ -36,21 +36,28 @@ func row(i int) *stream.Update {
 func crash(t *testing.T, collector string, rows int) (root, tmp string) {
 	t.Helper()
 	root = t.TempDir()
-	d, err := Open(testOptions(root, collector))
+	return root, crashInto(t, testOptions(root, collector), rows, row)
+}
+
+// crashInto is crash with the options and rows given: it writes n rows made
+// by mk, lets the batch in flight reach the file, and dies.
+func crashInto(tb testing.TB, opts Options, n int, mk func(int) *stream.Update) (tmp string) {
+	tb.Helper()
+	d, err := Open(opts)
 	if err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
-	for i := range rows {
-		d.Append(row(i))
+	for i := range n {
+		d.Append(mk(i))
 	}
 	d.settle(time.Now()) // the batch in flight reaches the file, then the "crash"
 	_ = d.lock.release()
 	_ = d.root.Close()
-	tmps, _ := filepath.Glob(filepath.Join(root, "hour=*", ".*.feather.tmp"))
+	tmps, _ := filepath.Glob(filepath.Join(opts.Root, "hour=*", ".*.feather.tmp"))
 	if len(tmps) != 1 {
-		t.Fatalf("staging: temporary files %v", tmps)
+		tb.Fatalf("staging: temporary files %v", tmps)
 	}
-	return root, tmps[0]
+	return tmps[0]
 }
 
 func finalOf(tmp string) string {
@@ -89,12 +96,22 @@ func TestSalvageStagedCrashes(t *testing.T) {
 		wantRows int
 		wantRep  SalvageReport
 	}{
-		{"three whole batches", func(*testing.T, string) {}, 30, SalvageReport{Salvaged: 1, Rows: 30}},
+		{"three whole batches", func(*testing.T, string) {}, 30, SalvageReport{Salvaged: 1, InPlace: 1, Rows: 30}},
 		{"torn last batch", func(t *testing.T, tmp string) {
 			fi, _ := os.Stat(tmp)
 			truncate(t, tmp, fi.Size()-10)
-		}, 20, SalvageReport{Salvaged: 1, Rows: 20}},
+		}, 20, SalvageReport{Salvaged: 1, InPlace: 1, Rows: 20}},
 		{"zero-length", func(t *testing.T, tmp string) { truncate(t, tmp, 0) }, 0, SalvageReport{Removed: 1}},
+		{"torn inside the first batch", func(t *testing.T, tmp string) {
+			truncate(t, tmp, messageEnds(t, tmp)[1]-10)
+		}, 0, SalvageReport{Removed: 1}},
+		{"torn inside the magic", func(t *testing.T, tmp string) { truncate(t, tmp, 5) }, 0, SalvageReport{Removed: 1}},
+		{"zeros where the first write went (power cut)", func(t *testing.T, tmp string) {
+			fi, _ := os.Stat(tmp)
+			if err := os.WriteFile(tmp, make([]byte, fi.Size()), 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, SalvageReport{Removed: 1}},
 		{"only the schema", func(t *testing.T, tmp string) {
 			b, _ := os.ReadFile(tmp)
 			metaLen := int64(binary.LittleEndian.Uint32(b[12:16]))
@@ -106,7 +123,7 @@ func TestSalvageStagedCrashes(t *testing.T) {
 			if err := os.WriteFile(stale, []byte("half a salvage"), 0o644); err != nil {
 				t.Fatal(err)
 			}
-		}, 30, SalvageReport{Salvaged: 1, Rows: 30}},
+		}, 30, SalvageReport{Salvaged: 1, InPlace: 1, Rows: 30}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
