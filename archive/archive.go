@@ -8,6 +8,7 @@
 //	hour=2026-11-24T13/                                        one directory per UTC hour (hive style)
 //	    20261124T130512Z-web1-3f9a1c07-000001.feather          published: complete, never modified again
 //	    .20261124T131012Z-web1-3f9a1c07-000002.feather.tmp     being written; invisible to *.feather globs
+//	    .20261124T120001Z-web0-0b7e44d2-000007.feather.bad     left by a crash, unreadable: set aside, never read again
 //	.collector-web1.lock                                       held (flock) by the running collector "web1"
 //
 // A file name is the UTC time the file was opened, the collector name, a
@@ -30,7 +31,19 @@
 // A collector holds an exclusive lock on .collector-NAME.lock for as long as
 // it runs. At start, and in Recover, the temporary files of every collector
 // whose lock is free (it crashed) are salvaged: their complete batches are
-// published and the torn rest dropped.
+// published and the torn rest dropped. Salvage finishes a temporary file in
+// place (cut after its last complete batch, footer appended, renamed), so
+// it needs no free space beyond the footer; a file another build wrote is
+// copied instead (through .NAME.feather.salvage.tmp). A temporary file with
+// no complete batch is removed if its bytes are what a crash during its
+// first write leaves (a prefix of the magic, schema and first batch, or
+// zeros). One whose bytes no crash leaves (not an Arrow file, a stream that
+// fails other than by ending early) is renamed to .NAME.feather.bad, after
+// its complete batches, if any, are published; it is reported
+// (SalvageReport.Quarantined, a warning) and kept for inspection, and no
+// salvage pass, Walk or *.feather glob reads it again. If salvage at start
+// fails on a full or failing disk, Open still succeeds: the files wait and
+// are retried like a failed write during the run.
 //
 // A Dataset is not safe for concurrent use: one goroutine appends, ticks and
 // closes it.
@@ -138,8 +151,11 @@ type Dataset struct {
 
 // Open prepares the dataset root (creating it if needed), checks that it is
 // a writable directory, takes the collector's lock, and salvages what
-// crashed collectors left behind, so that every problem with the root shows
-// at start, not an hour in.
+// crashed collectors left behind, so that a root that can never be written
+// (not a directory, permission denied, read-only, its collector already
+// running) fails at start, not an hour in. A full or failing disk does not
+// fail Open: the Dataset starts with writes failing, as during a run, and
+// retries them (see Tick).
 func Open(opts Options) (*Dataset, error) {
 	if err := opts.fill(); err != nil {
 		return nil, err
@@ -210,25 +226,6 @@ func openRoot(dir string) (*os.Root, error) {
 		return nil, fmt.Errorf("dataset root: %w", err)
 	}
 	return root, nil
-}
-
-// start checks the root is writable and salvages orphaned temporary files.
-func (d *Dataset) start() error {
-	probe := "." + d.run + "-probe" + TmpSuffix
-	f, err := d.fsys.create(probe)
-	if err != nil {
-		return fmt.Errorf("dataset root %s is not writable: %w", d.opts.Root, err)
-	}
-	if err := errors.Join(f.Close(), d.fsys.remove(probe)); err != nil {
-		return fmt.Errorf("dataset root %s: %w", d.opts.Root, err)
-	}
-	s := &salvager{fsys: d.fsys, mem: d.opts.Allocator, log: d.log}
-	err = salvageAll(s, d.root, d.opts.Collector)
-	if r := s.report; r.Salvaged+r.Removed > 0 {
-		d.log.Info("salvaged temporary files left by a crash", "files", r.Salvaged, "rows", r.Rows,
-			"bytes_discarded", r.BytesDiscarded, "removed", r.Removed, "left_to_running_collectors", r.Live)
-	}
-	return err
 }
 
 // Root returns the absolute dataset root.
