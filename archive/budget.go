@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"sync/atomic"
 
+	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
@@ -23,6 +24,20 @@ import (
 // decode, is about 800 MB; readers hold one batch at a time. Memory for the
 // message metadata (at most maxMetadataBytes) comes on top.
 const ReadBudget = 1 << 30
+
+// MaxBatchRows is the most rows a record batch of this program holds
+// (--buffer-size is at most 100,000). Readers refuse a batch declaring
+// more with ErrOverBudget: a damaged row count over columns of nulls costs
+// no memory, but would keep a reader that visits each row busy for hours.
+const MaxBatchRows = 100_000
+
+// checkRows refuses a batch of more than MaxBatchRows rows.
+func checkRows(rec arrow.RecordBatch) error {
+	if n := rec.NumRows(); n < 0 || n > MaxBatchRows {
+		return fmt.Errorf("%w: batch declares %d rows, at most %d", ErrOverBudget, n, MaxBatchRows)
+	}
+	return nil
+}
 
 // ErrOverBudget reports a file that declares more memory than a reader may
 // allocate for it (see ReadBudget).

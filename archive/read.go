@@ -68,6 +68,9 @@ func readBatchesBudget(r io.Reader, size int64, mem *budgetAllocator, fn func(ar
 	}
 	defer rd.Release()
 	for rd.Next() {
+		if err := checkRows(rd.RecordBatch()); err != nil {
+			return tornError{err}
+		}
 		if err := fn(rd.RecordBatch()); err != nil {
 			return err
 		}

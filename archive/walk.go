@@ -30,6 +30,9 @@ type FileError struct {
 type Visitor struct {
 	File  func(PublishedFile)                          // each readable file, after its batches
 	Batch func(PublishedFile, arrow.RecordBatch) error // each record batch; an error stops the walk
+	// SetAside is told of each temporary file crash salvage could not read
+	// and set aside (.NAME.feather.bad); Walk does not read them.
+	SetAside func(PublishedFile)
 }
 
 // Walk reads every published file under root (temporary files are not
@@ -59,6 +62,10 @@ func Walk(root string, v Visitor) ([]FileError, error) {
 			continue
 		}
 		for _, f := range files {
+			if v.SetAside != nil && isSetAside(f) {
+				v.SetAside(setAside(r, h.Name(), f.Name(), hour))
+				continue
+			}
 			if strings.HasPrefix(f.Name(), ".") || !strings.HasSuffix(f.Name(), Ext) || !f.Type().IsRegular() {
 				continue
 			}
@@ -76,6 +83,20 @@ func Walk(root string, v Visitor) ([]FileError, error) {
 		}
 	}
 	return bad, nil
+}
+
+// isSetAside reports whether f is a temporary file salvage set aside.
+func isSetAside(f fs.DirEntry) bool {
+	return f.Type().IsRegular() && strings.HasPrefix(f.Name(), ".") && strings.HasSuffix(f.Name(), Ext+badSuffix)
+}
+
+// setAside describes the set-aside file dir/name.
+func setAside(r *os.Root, dir, name string, hour time.Time) PublishedFile {
+	pf := PublishedFile{Path: path.Join(dir, name), Hour: hour}
+	if fi, err := r.Stat(pf.Path); err == nil {
+		pf.Size = fi.Size()
+	}
+	return pf
 }
 
 // fnError marks an error returned by Walk's callback.
@@ -131,6 +152,9 @@ func walkBatch(rd *ipc.FileReader, i int, pf PublishedFile, fn func(PublishedFil
 		return fmt.Errorf("batch %d: %w", i, err)
 	}
 	defer rec.Release()
+	if err := checkRows(rec); err != nil {
+		return fmt.Errorf("batch %d: %w", i, err)
+	}
 	if fn == nil {
 		return nil
 	}
