@@ -40,6 +40,14 @@ type inspectReport struct {
 	Logs       []*logReport     `json:"logs"`
 	NoIndex    int64            `json:"rows_without_cert_index"`
 	Unreadable []unreadableFile `json:"unreadable"`
+	// SetAside lists the temporary files crash salvage could not read and
+	// set aside as .NAME.feather.bad; their rows are in no total.
+	SetAside []setAsideFile `json:"set_aside"`
+}
+
+type setAsideFile struct {
+	Path  string `json:"path"`
+	Bytes int64  `json:"bytes"`
 }
 
 type timeRange struct {
@@ -122,6 +130,9 @@ func (c *InspectCmd) Run() error {
 		},
 		Batch: func(_ archive.PublishedFile, rec arrow.RecordBatch) error {
 			return rep.addBatch(rec, logs)
+		},
+		SetAside: func(f archive.PublishedFile) {
+			rep.SetAside = append(rep.SetAside, setAsideFile{f.Path, f.Size})
 		},
 	})
 	if err != nil {
@@ -213,6 +224,9 @@ func (rep *inspectReport) finish(logs map[string]*logReport, hours map[time.Time
 	}
 	slices.SortFunc(rep.Logs, func(a, b *logReport) int { return int(b.Rows - a.Rows) })
 	rep.Unreadable = []unreadableFile{}
+	if rep.SetAside == nil {
+		rep.SetAside = []setAsideFile{}
+	}
 	for _, b := range bad {
 		rep.Unreadable = append(rep.Unreadable, unreadableFile{b.Path, b.Err.Error()})
 	}
@@ -226,6 +240,8 @@ func (rep *inspectReport) print(out io.Writer) {
 	fmt.Fprintf(w, "bytes\t%d\t%.1f per row\n", rep.Bytes, rep.BytesRow)
 	fmt.Fprintf(w, "seen\t%s\t\n", rep.Seen)
 	fmt.Fprintf(w, "received_at\t%s\t\n", rep.Received)
+	fmt.Fprintf(w, "unreadable\t%d\tfiles (listed below; their rows are in no total)\n", len(rep.Unreadable))
+	fmt.Fprintf(w, "set aside\t%d\ttemporary files salvage could not read\n", len(rep.SetAside))
 	w.Flush()
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -236,6 +252,9 @@ func (rep *inspectReport) print(out io.Writer) {
 	w.Flush()
 	for _, u := range rep.Unreadable {
 		fmt.Fprintf(out, "unreadable: %s: %s\n", u.Path, u.Error)
+	}
+	for _, f := range rep.SetAside {
+		fmt.Fprintf(out, "set aside: %s (%d bytes)\n", f.Path, f.Bytes)
 	}
 }
 

@@ -105,3 +105,47 @@ func TestInspect(t *testing.T) {
 		}
 	}
 }
+
+// A published file declaring a 1 TiB buffer is reported as unreadable,
+// with the budget in the error, and the rest of the dataset is still
+// summarised; a temporary file salvage set aside is counted. Before the
+// read budget inspect died with "fatal error: runtime: out of memory".
+func TestInspectHugeDeclarationAndSetAside(t *testing.T) {
+	root := t.TempDir()
+	publishRows(t, root, "good", 25)
+	bad := publishRows(t, root, "bad", 25)
+	declareTerabyte(t, bad)
+	aside := filepath.Join(filepath.Dir(bad), ".20261124T120000Z-x-00000000-000001.feather.bad")
+	if err := os.WriteFile(aside, []byte("torn"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var out bytes.Buffer
+	if err := (&InspectCmd{Dir: root, JSON: true, out: &out}).Run(); err != nil {
+		t.Fatal(err)
+	}
+	var rep inspectReport
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatalf("%v\n%s", err, out.String())
+	}
+	badRel, _ := filepath.Rel(root, bad)
+	if rep.Rows != 25 || rep.Files != 1 {
+		t.Errorf("rows %d in %d files, want the good file's 25 in 1", rep.Rows, rep.Files)
+	}
+	if len(rep.Unreadable) != 1 || rep.Unreadable[0].Path != badRel || !strings.Contains(rep.Unreadable[0].Error, "over the read budget") {
+		t.Errorf("unreadable %+v", rep.Unreadable)
+	}
+	if len(rep.SetAside) != 1 || rep.SetAside[0].Path != "hour=2026-11-24T13/"+filepath.Base(aside) || rep.SetAside[0].Bytes != 4 {
+		t.Errorf("set aside %+v", rep.SetAside)
+	}
+
+	out.Reset()
+	if err := (&InspectCmd{Dir: root, out: &out}).Run(); err != nil {
+		t.Fatal(err)
+	}
+	for _, s := range []string{"unreadable   1", "set aside    1", "unreadable: " + badRel, "set aside: hour=2026-11-24T13/.2026"} {
+		if !strings.Contains(out.String(), s) {
+			t.Errorf("table lacks %q:\n%s", s, out.String())
+		}
+	}
+}

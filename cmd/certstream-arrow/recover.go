@@ -32,7 +32,7 @@ func (r *RecoverCmd) Validate() error {
 // Run salvages and prints a summary.
 func (r *RecoverCmd) Run(log *slog.Logger) error {
 	rep, err := archive.Recover(r.Dir, log)
-	fmt.Printf("salvaged %d files (%d rows, %d bytes discarded); removed %d empty or already published; left %d of running archivers\n",
-		rep.Salvaged, rep.Rows, rep.BytesDiscarded, rep.Removed, rep.Live)
+	fmt.Printf("salvaged %d files (%d rows, %d bytes discarded); removed %d empty or already published; set aside %d unreadable; left %d of running archivers\n",
+		rep.Salvaged, rep.Rows, rep.BytesDiscarded, rep.Removed, rep.Quarantined, rep.Live)
 	return err
 }
