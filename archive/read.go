@@ -162,6 +162,9 @@ func (g *streamGuard) nextMessage() error {
 	if !ok {
 		return fmt.Errorf("message at byte %d: unreadable metadata", start)
 	}
+	if err := checkMessageVectors(meta); err != nil {
+		return fmt.Errorf("message at byte %d: %w: %w", start, err, ErrDeclaredSize)
+	}
 	if body < 0 || body > g.left {
 		return fmt.Errorf("message at byte %d declares a body of %d bytes, %d left in the file: %w", start, body, g.left, ErrDeclaredSize)
 	}

@@ -129,6 +129,9 @@ func walkFileBudget(r *os.Root, pf *PublishedFile, mem *budgetAllocator, fn func
 		return err
 	}
 	pf.Size = fi.Size()
+	if err := checkFooter(f, pf.Size); err != nil {
+		return err
+	}
 	// arrow-go's file reader checks the footer's size and each block's
 	// offset and lengths against the file size before it reads them.
 	rd, err := ipc.NewFileReader(f, ipc.WithAllocator(mem), ipc.WithMetadataSizeLimit(maxMetadataBytes))
