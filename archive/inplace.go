@@ -3,30 +3,33 @@ package archive
 import (
 	"bufio"
 	"bytes"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"path"
 
 	"github.com/apache/arrow-go/v18/arrow"
+	"github.com/apache/arrow-go/v18/arrow/array"
 	"github.com/apache/arrow-go/v18/arrow/ipc"
+	"github.com/apache/arrow-go/v18/arrow/memory"
 )
 
 // In-place salvage. A temporary file is an Arrow IPC file being written:
 // the magic, then an IPC stream (schema, record batches) torn somewhere
 // after a crash. What it lacks to be a complete file is a tail: the
 // end-of-stream marker, the footer (the schema and the offset and lengths
-// of every batch), the footer's length and the magic. arrow-go writes that
-// footer only from an ipc.FileWriter, so salvage decodes each complete batch
-// (one at a time) and writes it again through a FileWriter configured as
-// createFile configures it, into a sink that compares every byte with the
-// file's own bytes instead of storing them. If every byte matches (the same
-// arrow-go and zstd wrote the file: a restart after a crash), the
-// FileWriter's tail is exactly the tail the file needs: the file is cut
-// after its last complete batch, the tail appended, the file fsynced,
-// checked and renamed to its final name. Salvage then needs no space beyond
-// the tail, however large the file. If any byte differs, the batches are
-// copied into a new file instead (copyBatches).
+// of every batch), the footer's length and the magic. Salvage decodes each
+// complete batch (one at a time, which checks it) and notes where its
+// message lies. arrow-go builds footers only inside an ipc.FileWriter, so
+// the tail is taken from a FileWriter given the same schema and as many
+// empty batches, and the blocks of its footer (fixed-size structs at fixed
+// places, whatever their values) are overwritten with those of the file's
+// batches. The file is then cut after its last complete batch, the tail
+// appended, the file fsynced, checked and renamed to its final name: no
+// space is needed beyond the tail, and no batch is encoded again. A file
+// whose layout this does not cover (dictionaries, no continuation markers:
+// another writer) is copied instead (copyBatches).
 //
 // A crash at any step leaves a temporary file that salvage handles again:
 // cut but no tail, it is a torn stream ending at a batch boundary; with
@@ -38,15 +41,22 @@ import (
 // scan is what reading a temporary file found.
 type scan struct {
 	rows     int64
-	batches  int
 	lastRows int64 // rows of the last complete batch
 	good     int64 // bytes up to the end of the last complete batch
 	size     int64 // bytes read from the file
 	readErr  error // why the stream ended, if not at a clean end
 	badMagic bool  // the file does not start as an Arrow file does
 	zeros    bool  // every byte read is zero
-	tail     []byte
 	schema   *arrow.Schema
+	blocks   []block // where each complete batch lies
+	odd      bool    // a message framed otherwise than our writer frames it
+	tail     []byte  // what completes the file in place; nil if it cannot be
+}
+
+// block is where one record batch message lies in a file, as a footer
+// records it.
+type block struct {
+	offset, meta, body int64
 }
 
 // corrupt reports whether the file holds bytes that no crash of our writer
@@ -67,114 +77,165 @@ func endedEarly(err error) bool {
 // padding.
 var arrowMagic = []byte("ARROW1\x00\x00")
 
-// scanFile reads dir/tmp, batch by batch, and re-encodes each batch to find
-// the tail that completes the file in place (nil if the re-encoded bytes
-// differ from the file's). An error means the file could not be opened.
+// scanFile reads the temporary file name batch by batch, noting where each
+// complete batch lies, and works out the tail that completes it in place.
+// An error means the file could not be opened.
 func (s *salvager) scanFile(name string) (*scan, error) {
 	fi, err := s.fsys.stat(name)
 	if err != nil {
 		return nil, err
 	}
-	a, err := s.fsys.open(name)
+	r, err := s.fsys.open(name)
 	if err != nil {
 		return nil, err
 	}
-	defer a.Close()
-	b, err := s.fsys.open(name)
-	if err != nil {
-		return nil, err
+	defer r.Close()
+	at, ok := r.(io.ReaderAt)
+	if !ok {
+		return nil, fmt.Errorf("open %s: cannot read at offsets", name)
 	}
-	defer b.Close()
 	sc := &scan{}
-	br := bufio.NewReaderSize(a, 256<<10)
+	br := bufio.NewReaderSize(io.NewSectionReader(at, 0, fi.Size()), 256<<10)
 	head, _ := br.Peek(len(arrowMagic)) // shorter if the file is
 	sc.badMagic = !bytes.HasPrefix(arrowMagic, head)
 	in := &countingReader{r: br}
-	sink := &compareWriter{r: bufio.NewReaderSize(b, 256<<10)}
-	re := &reencoder{s: s, sink: sink}
 	sc.readErr = readBatches(in, fi.Size(), s.mem, func(rec arrow.RecordBatch) error {
-		re.write(rec)
-		sc.rows += rec.NumRows()
-		sc.batches++
-		sc.lastRows = rec.NumRows()
-		sc.good = in.n
-		sc.schema = rec.Schema()
+		sc.note(at, rec, in.n)
 		return nil
 	})
 	sc.size = in.n + drain(in)
 	sc.zeros = sc.badMagic && allZero(name, s.fsys)
-	sc.tail = re.finish(sc.good)
+	if sc.rows > 0 && !sc.odd {
+		sc.tail = tailFor(sc.schema, sc.blocks, s.mem)
+	}
 	return sc, nil
 }
 
-// reencoder writes decoded batches again into a compareWriter.
-type reencoder struct {
-	s    *salvager
-	sink *compareWriter
-	w    *ipc.FileWriter
+// note records a complete batch whose message ends at end. Its message
+// starts where the previous one ended (the first, after the schema's); the
+// split between metadata and body is read from its length prefix.
+func (sc *scan) note(at io.ReaderAt, rec arrow.RecordBatch, end int64) {
+	start := sc.good
+	if len(sc.blocks) == 0 {
+		sc.schema = rec.Schema()
+		schemaMeta, ok := metaLength(at, int64(len(arrowMagic)))
+		start = int64(len(arrowMagic)) + schemaMeta // a schema message has no body
+		sc.odd = !ok || hasDictionaries(sc.schema.Fields())
+	}
+	meta, ok := metaLength(at, start)
+	b := block{offset: start, meta: meta, body: end - start - meta}
+	sc.odd = sc.odd || !ok || b.body < 0
+	sc.blocks = append(sc.blocks, b)
+	sc.rows += rec.NumRows()
+	sc.lastRows = rec.NumRows()
+	sc.good = end
 }
 
-func (re *reencoder) write(rec arrow.RecordBatch) {
-	if re.sink.differs {
-		return
+// metaLength returns the length of the metadata of the message at off,
+// prefix included, as a footer block counts it. ok is false unless the
+// message starts with the continuation marker our writer always writes.
+func metaLength(at io.ReaderAt, off int64) (int64, bool) {
+	var prefix [8]byte
+	if _, err := at.ReadAt(prefix[:], off); err != nil || binary.LittleEndian.Uint32(prefix[:4]) != 0xFFFFFFFF {
+		return 0, false
 	}
-	if re.w == nil {
-		var err error
-		re.w, err = ipc.NewFileWriter(re.sink, ipc.WithSchema(rec.Schema()), ipc.WithZstd(), ipc.WithAllocator(re.s.mem))
-		if err != nil {
-			re.sink.differs = true
-			return
+	n := int64(int32(binary.LittleEndian.Uint32(prefix[4:])))
+	return 8 + n, n > 0
+}
+
+// hasDictionaries reports whether any field, at any depth, is dictionary
+// encoded: dictionary messages would need blocks of their own.
+func hasDictionaries(fields []arrow.Field) bool {
+	for _, f := range fields {
+		if f.Type.ID() == arrow.DICTIONARY {
+			return true
+		}
+		if n, ok := f.Type.(arrow.NestedType); ok && hasDictionaries(n.Fields()) {
+			return true
 		}
 	}
-	if err := re.w.Write(rec); err != nil {
-		re.sink.differs = true
-	}
+	return false
 }
 
-// finish returns the tail the FileWriter ends the file with, if everything
-// it wrote before matched the file's bytes up to good.
-func (re *reencoder) finish(good int64) []byte {
-	if re.w == nil {
+// tailFor returns the end-of-stream marker, footer, footer length and magic
+// that complete a file of schema whose batches lie at blocks, or nil if
+// they cannot be made. An ipc.FileWriter given the schema and one empty
+// batch per block writes such a tail with the same layout; only the values
+// of its blocks differ, and they are overwritten.
+func tailFor(schema *arrow.Schema, blocks []block, mem memory.Allocator) []byte {
+	w := &tailWriter{}
+	fw, err := ipc.NewFileWriter(w, ipc.WithSchema(schema), ipc.WithAllocator(mem))
+	if err != nil {
 		return nil
 	}
-	same := !re.sink.differs && re.sink.n == good
-	re.sink.capture = true
-	err := re.w.Close()
-	if !same || err != nil {
+	b := array.NewRecordBuilder(mem, schema)
+	defer b.Release()
+	empty := b.NewRecordBatch()
+	defer empty.Release()
+	for range blocks {
+		if err := fw.Write(empty); err != nil {
+			_ = fw.Close()
+			return nil
+		}
+	}
+	w.capture = true
+	if err := fw.Close(); err != nil || w.tail.Len() < 8+10 {
 		return nil
 	}
-	return re.sink.tail.Bytes()
+	tail := w.tail.Bytes()
+	if !patchBlocks(tail[8:len(tail)-10], blocks) {
+		return nil
+	}
+	return tail
 }
 
-// compareWriter checks that the bytes written to it are the next bytes of
-// r, without keeping them; once capture is set, it keeps what is written
-// instead. After the first difference it only discards.
-type compareWriter struct {
-	r       io.Reader
-	n       int64 // bytes compared, all equal
-	buf     [32 << 10]byte
-	differs bool
+// tailWriter discards what is written to it until capture is set, then
+// keeps it.
+type tailWriter struct {
 	capture bool
 	tail    bytes.Buffer
 }
 
-func (c *compareWriter) Write(p []byte) (int, error) {
-	switch {
-	case c.capture:
-		return c.tail.Write(p)
-	case c.differs:
+func (w *tailWriter) Write(p []byte) (int, error) {
+	if !w.capture {
 		return len(p), nil
 	}
-	for rest := p; len(rest) > 0; {
-		chunk := c.buf[:min(len(rest), len(c.buf))]
-		if _, err := io.ReadFull(c.r, chunk); err != nil || !bytes.Equal(chunk, rest[:len(chunk)]) {
-			c.differs = true
-			return len(p), nil
+	return w.tail.Write(p)
+}
+
+// patchBlocks overwrites the record batch blocks of the Footer flatbuffer
+// fb with blocks, checking every offset it follows. A Footer is a table
+// whose field 3 is a vector of Block structs of 24 bytes: offset int64,
+// metaDataLength int32, 4 bytes of padding, bodyLength int64.
+func patchBlocks(fb []byte, blocks []block) bool {
+	u32 := func(at int) (int, bool) {
+		if at < 0 || at+4 > len(fb) {
+			return 0, false
 		}
-		c.n += int64(len(chunk))
-		rest = rest[len(chunk):]
+		return int(binary.LittleEndian.Uint32(fb[at:])), true
 	}
-	return len(p), nil
+	table, ok1 := u32(0)
+	soff, ok2 := u32(table)
+	vtable := table - int(int32(soff))
+	vlen, ok3 := u32(vtable)
+	const slot = 4 + 2*3 // recordBatches, field 3
+	if !ok1 || !ok2 || !ok3 || vlen&0xFFFF < slot+2 {
+		return false
+	}
+	field := int(binary.LittleEndian.Uint16(fb[vtable+slot:]))
+	rel, ok := u32(table + field)
+	vec := table + field + rel
+	n, ok4 := u32(vec)
+	if field == 0 || !ok || !ok4 || n != len(blocks) || vec+4+24*n > len(fb) {
+		return false
+	}
+	for i, b := range blocks {
+		at := fb[vec+4+24*i:]
+		binary.LittleEndian.PutUint64(at[0:], uint64(b.offset))
+		binary.LittleEndian.PutUint32(at[8:], uint32(b.meta))
+		binary.LittleEndian.PutUint64(at[16:], uint64(b.body))
+	}
+	return true
 }
 
 // allZero reports whether the file holds only zero bytes, as a file whose
@@ -230,7 +291,8 @@ func (s *salvager) finishInPlace(dir, tmp, final string, sc *scan) error {
 }
 
 // verify checks a file finished in place: its footer lists the batches the
-// scan found, with their schema, the last of them decodes to its rows, and
+// scan found, with their schema, the first and last of them decode (the
+// last to its rows), and
 // the stream that the scan read up to good ends there with the
 // end-of-stream marker. The stream before good is not read again: the
 // scan just read it, and finishing only wrote after it.
@@ -258,12 +320,15 @@ func (s *salvager) verify(name string, sc *scan) (err error) {
 		return err
 	}
 	defer fr.Close()
-	if fr.NumRecords() != sc.batches || !fr.Schema().Equal(sc.schema) {
-		return fmt.Errorf("footer lists %d batches, want %d, or its schema differs", fr.NumRecords(), sc.batches)
+	if fr.NumRecords() != len(sc.blocks) || !fr.Schema().Equal(sc.schema) {
+		return fmt.Errorf("footer lists %d batches, want %d, or its schema differs", fr.NumRecords(), len(sc.blocks))
 	}
-	last, err := fr.RecordBatch(sc.batches - 1)
+	if _, err := fr.RecordBatch(0); err != nil {
+		return fmt.Errorf("first batch: %w", err)
+	}
+	last, err := fr.RecordBatch(len(sc.blocks) - 1)
 	if err != nil {
-		return err
+		return fmt.Errorf("last batch: %w", err)
 	}
 	if last.NumRows() != sc.lastRows {
 		return fmt.Errorf("last batch has %d rows, want %d", last.NumRows(), sc.lastRows)

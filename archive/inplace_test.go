@@ -11,9 +11,6 @@ import (
 	"testing"
 
 	"github.com/apache/arrow-go/v18/arrow/ipc"
-	"github.com/apache/arrow-go/v18/arrow/memory"
-
-	"github.com/certstream-arrow/certstream-arrow/schema"
 )
 
 // Salvage publishes the crashed file itself, not a copy of it: the
@@ -110,56 +107,49 @@ func TestSalvageInPlaceStagedCrashes(t *testing.T) {
 	}
 }
 
-// A temporary file written by another build (here: LZ4, not zstd) does not
-// re-encode to the same bytes; its batches are copied, as zstd, instead.
-func TestSalvageCopiesWhatAnotherBuildWrote(t *testing.T) {
-	root := t.TempDir()
-	dir := filepath.Join(root, hourDir(crashHour))
-	if err := os.Mkdir(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	tmp := filepath.Join(dir, tmpName(fileName(crashHour, "other", "0badc0de", 1)))
-	writeTorn(t, tmp, 25, ipc.WithLZ4())
-	rep := recoverRoot(t, root)
-	if rep.Salvaged != 1 || rep.InPlace != 0 || rep.Rows != 20 {
-		t.Fatalf("report %+v, want 20 rows salvaged by copy", rep)
-	}
-	if got := cindexes(t, root); len(got) != 20 { // ReadDataset also checks the copy is zstd
-		t.Fatalf("%d rows, want 20", len(got))
-	}
-	if left, _ := filepath.Glob(filepath.Join(dir, ".*")); len(left) != 0 {
-		t.Fatalf("left behind: %v", left)
-	}
-}
-
-// writeTorn writes rows in batches of 10 into an IPC file written with opt
-// and no footer, the last batch torn in half, as a crash leaves it.
-func writeTorn(t *testing.T, path string, rows int, opt ipc.Option) {
-	t.Helper()
-	var buf bytes.Buffer
-	s := schema.New("test")
-	w, err := ipc.NewFileWriter(&buf, ipc.WithSchema(s), opt)
+// A temporary file framed otherwise than our writer frames it (here:
+// without continuation markers, as Arrow before 0.15 wrote) cannot be
+// finished in place; its batches are copied instead.
+func TestSalvageCopiesWhatAnotherWriterFramed(t *testing.T) {
+	root, tmp := crash(t, "other", 25)
+	b, err := os.ReadFile(tmp)
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := schema.NewBuilder(memory.DefaultAllocator, s)
-	defer b.Release()
-	var lastStart int
-	for i := range rows {
-		b.Append(row(i))
-		if b.Len() == 10 || i == rows-1 {
-			rec := b.NewRecordBatch()
-			lastStart = buf.Len()
-			if err := w.Write(rec); err != nil {
-				t.Fatal(err)
-			}
-			rec.Release()
-		}
+	legacy := append([]byte(nil), b[:8]...)
+	for _, m := range splitMessages(t, b) {
+		legacy = append(legacy, m[4:]...) // drop the continuation marker
 	}
-	torn := buf.Bytes()[:lastStart+(buf.Len()-lastStart)/2]
-	if err := os.WriteFile(path, torn, 0o644); err != nil {
+	if err := os.WriteFile(tmp, legacy[:len(legacy)-100], 0o644); err != nil { // torn last batch
 		t.Fatal(err)
 	}
+	rep := recoverRoot(t, root)
+	if rep.Salvaged != 1 || rep.InPlace != 0 || rep.Rows != 10 {
+		t.Fatalf("report %+v, want 10 rows salvaged by copy", rep)
+	}
+	assertRowsOnce(t, root, 10)
+}
+
+// splitMessages returns the messages of the IPC file b, each with its
+// framing.
+func splitMessages(t *testing.T, b []byte) [][]byte {
+	t.Helper()
+	var msgs [][]byte
+	start := int64(8)
+	for _, end := range messageEnds(t, writeTemp(t, b)) {
+		msgs = append(msgs, b[start:end])
+		start = end
+	}
+	return msgs
+}
+
+func writeTemp(t *testing.T, b []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "f")
+	if err := os.WriteFile(p, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 // messageEnds returns where each message of the IPC file at path ends.

@@ -1,6 +1,7 @@
 package archive
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -189,13 +190,21 @@ func TestSalvageCompleteButNotRenamed(t *testing.T) {
 		t.Fatal(err)
 	}
 	files := archivetest.Published(t, root)
+	written, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
 	tmp := filepath.Join(filepath.Dir(files[0]), "."+filepath.Base(files[0])+TmpSuffix)
 	if err := os.Rename(files[0], tmp); err != nil {
 		t.Fatal(err)
 	}
 	rep := recoverRoot(t, root)
-	if rep.Salvaged != 1 || rep.Rows != 15 || rep.BytesDiscarded == 0 {
-		t.Fatalf("report %+v (the footer is what is discarded)", rep)
+	if rep.Salvaged != 1 || rep.InPlace != 1 || rep.Rows != 15 || rep.BytesDiscarded == 0 {
+		t.Fatalf("report %+v (the footer is what is discarded, and written again)", rep)
+	}
+	// The footer salvage writes is byte for byte the one the writer wrote.
+	if salvaged, err := os.ReadFile(files[0]); err != nil || !bytes.Equal(salvaged, written) {
+		t.Fatalf("salvaged file differs from the one the writer finished (%v)", err)
 	}
 	if got := cindexes(t, root); len(got) != 15 {
 		t.Fatalf("%d rows", len(got))
