@@ -32,18 +32,19 @@
 // it runs. At start, and in Recover, the temporary files of every collector
 // whose lock is free (it crashed) are salvaged: their complete batches are
 // published and the torn rest dropped. Salvage finishes a temporary file in
-// place (cut after its last complete batch, footer appended, renamed), so
-// it needs no free space beyond the footer; a file another build wrote is
-// copied instead (through .NAME.feather.salvage.tmp). A temporary file with
-// no complete batch is removed if its bytes are what a crash during its
-// first write leaves (a prefix of the magic, schema and first batch, or
-// zeros). One whose bytes no crash leaves (not an Arrow file, a stream that
-// fails other than by ending early) is renamed to .NAME.feather.bad, after
-// its complete batches, if any, are published; it is reported
-// (SalvageReport.Quarantined, a warning) and kept for inspection, and no
-// salvage pass, Walk or *.feather glob reads it again. If salvage at start
-// fails on a full or failing disk, Open still succeeds: the files wait and
-// are retried like a failed write during the run.
+// place (cut after its last complete batch, footer appended, renamed), so it
+// needs no free space beyond the footer, and the result is byte for byte the
+// file the writer would have finished; a file framed otherwise (another
+// writer) is copied instead (through .NAME.feather.salvage.tmp). A temporary
+// file with no complete batch is removed if its bytes are what a crash
+// during its first write leaves (a prefix of the magic, schema and first
+// batch, or zeros). One whose bytes no crash leaves (not an Arrow file, a
+// stream that fails other than by ending early) is renamed to
+// .NAME.feather.bad, after its complete batches, if any, are published; it
+// is reported (SalvageReport.Quarantined, a warning) and kept for
+// inspection, and no salvage pass, Walk or *.feather glob reads it again. If
+// salvage at start fails on a full or failing disk, Open still succeeds: the
+// files wait and are retried like a failed write during the run.
 //
 // A Dataset is not safe for concurrent use: one goroutine appends, ticks and
 // closes it.

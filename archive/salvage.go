@@ -32,7 +32,8 @@ type SalvageReport struct {
 //   - in place (see inplace.go): the file is cut after its last complete
 //     batch, its footer appended, and the file renamed; it needs no space
 //     beyond the footer;
-//   - by copy, when the file's bytes are not what this build writes: its
+//   - by copy, when the file is framed otherwise than our writer frames
+//     it (dictionaries, no continuation markers: another writer): its
 //     batches are copied into .NAME.feather.salvage.tmp, which is published,
 //     and only then is the temporary file removed. A stale .salvage.tmp is
 //     deleted and the copy redone, and a temporary file whose NAME.feather
