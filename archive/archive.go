@@ -132,6 +132,7 @@ type Counters struct {
 	OpenFiles      atomic.Int64
 	WriteErrors    atomic.Int64 // failed writes, publishes and salvages
 	RowsDropped    atomic.Int64 // rows refused because MaxPendingRows or MaxPendingBytes was reached
+	OrphansRescued atomic.Int64 // open files whose directory vanished, their rows copied into a new file
 	Writing        atomic.Bool  // false while writes are failing
 }
 

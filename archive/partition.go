@@ -21,6 +21,7 @@ type partition struct {
 	pendingSince time.Time // when the oldest unwritten row arrived; zero if none
 	lastAppend   time.Time
 	file         *file // nil until the first batch is written
+	orphan       *file // an open file that vanished from the directory, until its rows are rescued
 	openedAt     time.Time
 }
 
@@ -96,7 +97,7 @@ func (d *Dataset) Tick(now time.Time) {
 		d.salvageAbandoned(now)
 	}
 	for hour, p := range d.parts {
-		if len(p.queued) > 0 || !p.pendingSince.IsZero() && now.Sub(p.pendingSince) >= d.opts.FlushInterval {
+		if len(p.queued) > 0 || p.orphan != nil || !p.pendingSince.IsZero() && now.Sub(p.pendingSince) >= d.opts.FlushInterval {
 			d.writeBatch(p, now)
 		}
 		switch {
@@ -128,7 +129,7 @@ func (d *Dataset) hourOver(p *partition, now time.Time) bool {
 }
 
 func (p *partition) empty() bool {
-	return p.rows.Len() == 0 && len(p.queued) == 0 && p.file == nil
+	return p.rows.Len() == 0 && len(p.queued) == 0 && p.file == nil && p.orphan == nil
 }
 
 // Close writes every buffered row, publishes every open file, salvages what
@@ -149,6 +150,10 @@ func (d *Dataset) Close() error {
 		for _, b := range p.queued {
 			lost += b.rec.NumRows()
 			b.rec.Release()
+		}
+		if p.orphan != nil {
+			lost += p.orphan.rows
+			p.orphan.abandon()
 		}
 		p.rows.Release()
 		delete(d.parts, hour)
@@ -204,9 +209,15 @@ func (d *Dataset) writeBatch(p *partition, now time.Time) {
 		p.queued = append(p.queued, batch{p.rows.NewRecordBatch(), bytes})
 		p.pendingSince = time.Time{}
 	}
-	for len(p.queued) > 0 {
+	for len(p.queued) > 0 || p.orphan != nil {
 		d.settle(now)
 		if d.fault.failing && now.Before(d.fault.retryAt) {
+			return
+		}
+		if p.orphan != nil && !d.rescueOrphan(p, now) {
+			return
+		}
+		if len(p.queued) == 0 {
 			return
 		}
 		if p.file == nil && !d.openFile(p, now) {
@@ -227,6 +238,7 @@ type writeJob struct {
 	batch
 	writeErr error // the batch is not (wholly) in the file
 	syncErr  error // the batch is in the file, but not durably
+	linkErr  error // the batch is in the file, but the file is no longer where it will be published
 	done     chan struct{}
 }
 
@@ -248,6 +260,7 @@ func (d *Dataset) startWrite(p *partition, b batch) {
 		start := time.Now()
 		if j.writeErr = j.f.write(rec); j.writeErr == nil {
 			j.syncErr = j.f.sync()
+			j.linkErr = j.f.linked()
 		}
 		if j.writeErr == nil && j.syncErr == nil && hook != nil {
 			hook(rec.NumRows(), time.Since(start))
@@ -280,6 +293,10 @@ func (d *Dataset) settle(now time.Time) {
 	d.counters.BytesPending.Add(-j.bytes)
 	d.counters.Rows.Add(n)
 	d.counters.Batches.Add(1)
+	if errors.Is(j.linkErr, errUnlinked) {
+		d.orphan(p, now)
+		return
+	}
 	if j.syncErr != nil {
 		d.abandonFile(p, j.syncErr, now)
 		return
@@ -316,6 +333,11 @@ func (d *Dataset) openFile(p *partition, now time.Time) bool {
 // left under its temporary name and salvaged once writes work again.
 func (d *Dataset) publishFile(p *partition, now time.Time) {
 	d.settle(now)
+	if p.file != nil && errors.Is(p.file.linked(), errUnlinked) {
+		d.orphan(p, now)
+	} else if p.orphan != nil && p.file == nil && !(d.fault.failing && now.Before(d.fault.retryAt)) {
+		d.rescueOrphan(p, now)
+	}
 	f := p.file
 	if f == nil {
 		return
