@@ -103,7 +103,8 @@ func (s *salvager) scanFile(name string) (*scan, error) {
 		sc.note(at, rec, in.n)
 		return nil
 	})
-	sc.size = in.n + drain(in)
+	read := in.n // before drain, which adds to in.n
+	sc.size = read + drain(in)
 	sc.zeros = sc.badMagic && allZero(name, s.fsys)
 	if sc.rows > 0 && !sc.odd {
 		sc.tail = tailFor(sc.schema, sc.blocks, s.mem)

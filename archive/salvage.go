@@ -183,7 +183,8 @@ func (s *salvager) copyBatches(dir, tmp, final string) (rows, discarded int64, e
 		good = in.n // includes the 8 bytes of magic
 		return nil
 	})
-	total := in.n + drain(in)
+	read := in.n // before drain, which adds to in.n
+	total := read + drain(in)
 	if readErr != nil && !isTorn(readErr) {
 		if out != nil {
 			out.abandon()
