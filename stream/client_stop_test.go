@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"sync"
@@ -96,31 +95,12 @@ func TestCloseTimeoutBoundsStop(t *testing.T) {
 // never answers): cancelling closes the connection being dialled instead
 // of waiting out the 15 s handshake timeout.
 func TestCancelDuringHangingHandshake(t *testing.T) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	accepted := make(chan net.Conn, 1)
-	go func() {
-		conn, err := ln.Accept()
-		if err == nil {
-			accepted <- conn // and say nothing
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		select {
-		case conn := <-accepted:
-			conn.Close()
-		default:
-		}
-	})
-	c := newClient(t, "ws://"+ln.Addr().String()+"/", nil) // default 15 s handshake timeout
+	srv := streamtest.NewSilent(t)
+	c := newClient(t, srv.URL, nil) // default 15 s handshake timeout
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, make(chan stream.Frame, 1)) }()
-	conn := <-accepted
-	accepted <- conn // for the cleanup
+	<-srv.Requested // the client waits for the answer to its upgrade request
 	start := time.Now()
 	cancel()
 	select {
@@ -227,8 +207,11 @@ func TestURLCredentialsSentNeverLogged(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	done := make(chan error, 1)
 	go func() { done <- c.Run(ctx, out) }()
-	(<-out).Release()
-	<-replay.Synced()
+	select {
+	case <-replay.Synced():
+	case <-time.After(hangGuard):
+		t.Errorf("no connection within %v; log:\n%s", hangGuard, logs.String())
+	}
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)
