@@ -20,6 +20,7 @@ type front struct {
 	subject   dn
 	notBefore time.Time
 	notAfter  time.Time
+	rest      cryptobyte.String // the TBSCertificate after the subject
 }
 
 // errNotCertificate reports DER whose TBSCertificate cannot be walked as far
@@ -62,28 +63,41 @@ func readFront(der []byte) (front, error) {
 	f.subject = readDN(subject)
 	f.notBefore = readTime(&validity)
 	f.notAfter = readTime(&validity)
+	f.rest = tbs
 	return f, nil
 }
 
 // readTime reads a UTCTime or GeneralizedTime, or returns the zero time.
+// It is as lenient as the servers' parser: seconds and a "+hhmm" offset are
+// optional in UTCTime, fractions of a second are allowed (and dropped) in
+// GeneralizedTime.
 func readTime(s *cryptobyte.String) time.Time {
-	var t time.Time
-	switch {
-	case s.PeekASN1Tag(cbasn1.UTCTime):
-		if !s.ReadASN1UTCTime(&t) {
-			return time.Time{}
-		}
-	case s.PeekASN1Tag(cbasn1.GeneralizedTime):
-		if !s.ReadASN1GeneralizedTime(&t) {
-			return time.Time{}
-		}
-	default:
+	var v cryptobyte.String
+	var tag cbasn1.Tag
+	if !s.ReadAnyASN1(&v, &tag) {
 		return time.Time{}
 	}
-	if t.Year() < 1 {
-		return time.Time{} // outside what stream.Update holds, as the decoder treats it
+	var layouts []string
+	switch tag {
+	case cbasn1.UTCTime:
+		layouts = []string{"060102150405Z0700", "0601021504Z0700"}
+	case cbasn1.GeneralizedTime:
+		layouts = []string{"20060102150405Z0700", "20060102150405.999999999Z0700"}
 	}
-	return t.UTC()
+	for _, layout := range layouts {
+		t, err := time.Parse(layout, string(v))
+		if err != nil {
+			continue
+		}
+		if tag == cbasn1.UTCTime && t.Year() >= 2050 {
+			t = t.AddDate(-100, 0, 0) // RFC 5280: YY 50-99 is 19YY
+		}
+		if t.Year() < 1 {
+			break // outside what stream.Update holds, as the decoder treats it
+		}
+		return t.UTC().Truncate(time.Second)
+	}
+	return time.Time{}
 }
 
 // dn holds the attributes of a distinguished name that the servers keep.

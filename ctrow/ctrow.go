@@ -49,9 +49,14 @@
 //   - A certificate the servers' parser rejects but whose TBSCertificate
 //     can be read up to the subject still becomes a row (servers drop the
 //     entry): an archive that owes every index of a log keeps what it can.
-//     If the x509 parser cannot read its extensions, Update returns the row
-//     with an error wrapping ErrPartial: domains hold only the CN and is_ca
-//     is null.
+//     If its extensions cannot be read either, Update returns the row with
+//     an error wrapping ErrPartial: domains hold only the CN, is_ca is null.
+//
+// Extensions are read by the x509 parser of certificate-transparency-go;
+// for a certificate it refuses (it is stricter than the servers' parser in
+// places, e.g. a UTCTime with "+0000" for "Z"), by a walk of the DER that
+// reads as the servers' parser does. The other fields are always read from
+// the DER, since no Go parser keeps them as the servers render them.
 package ctrow
 
 import (
@@ -139,19 +144,34 @@ func Update(e Entry, log LogInfo) (*stream.Update, error) {
 	sum1, sum256 := sha1.Sum(e.Cert), sha256.Sum256(e.Cert)
 	u.SHA1, u.SHA256 = sum1[:], sum256[:]
 
-	cert, err := x509.ParseCertificate(e.Cert)
-	if cert == nil || x509.IsFatal(err) {
+	x, err := readExtensionsOf(e.Cert, f)
+	if err != nil {
 		u.IsCA = stream.BoolNull
 		u.Domains = domains(f.subject.cn, false, nil)
 		return u, fmt.Errorf("entry %d: %w: %v", e.Index, ErrPartial, err)
 	}
-	isCA := cert.BasicConstraintsValid && cert.IsCA
 	u.IsCA = stream.BoolFalse
-	if isCA {
+	if x.isCA {
 		u.IsCA = stream.BoolTrue
 	}
-	u.Domains = domains(f.subject.cn, isCA, cert.DNSNames)
+	u.Domains = domains(f.subject.cn, x.isCA, x.dnsNames)
 	return u, nil
+}
+
+// readExtensionsOf returns the SAN dNSNames and basicConstraints of a
+// certificate as the x509 parser of certificate-transparency-go reads them,
+// or, for a certificate it refuses, as the servers' more lenient parser
+// does (the walk in readExtensions).
+func readExtensionsOf(der []byte, f front) (extensions, error) {
+	cert, err := x509.ParseCertificate(der)
+	if cert != nil && !x509.IsFatal(err) {
+		return extensions{dnsNames: cert.DNSNames, isCA: cert.BasicConstraintsValid && cert.IsCA}, nil
+	}
+	x, walkErr := readExtensions(f.rest)
+	if walkErr != nil {
+		return x, fmt.Errorf("%w (x509: %v)", walkErr, err)
+	}
+	return x, nil
 }
 
 // domains lists the CN (unless empty or a CA's) and then each SAN dNSName
