@@ -128,6 +128,10 @@ func TestBinaryBadFlags(t *testing.T) {
 		{[]string{"-u", "http://example.com"}, "want ws://"},
 		{[]string{"-u", "certstream.calidog.io"}, "want ws://"},
 		{[]string{"-o", "certs.feather"}, "looks like a single file"},
+		{[]string{"-o", "/"}, "filesystem root"},
+		{[]string{"-o", "//etc/"}, "system directory"},
+		{[]string{"-u", "ws://u:p@127.0.0.1/", "--header", "Authorization: Bearer x"}, "--url"},
+		{[]string{"--header", "Authorization Bearer s3cret"}, "the text is not shown"},
 		{[]string{"-b", "0"}, "--buffer-size"},
 		{[]string{"-b", "ten"}, "--buffer-size"},
 		{[]string{"--rotate-bytes", "lots"}, "not a size"},
@@ -166,5 +170,44 @@ func TestBinaryEnvironment(t *testing.T) {
 	out, err := exec.Command(bin, "--version").CombinedOutput()
 	if err != nil || len(bytes.TrimSpace(out)) == 0 {
 		t.Fatalf("--version: %v %s", err, out)
+	}
+}
+
+// SIGTERM under a flood loses nothing the server sent before it read the
+// archiver's close frame, and the exit is clean. The log says how many
+// messages arrived after the close was sent.
+func TestBinarySIGTERMUnderFlood(t *testing.T) {
+	bin := buildBinary(t)
+	msgs := generated(streamgen.Lite, 100_000)
+	flood := streamtest.NewFlood(msgs)
+	srv := streamtest.NewServer(t, flood.Session)
+	root := filepath.Join(t.TempDir(), "data")
+	var stderr bytes.Buffer
+	cmd := exec.Command(bin, "-u", srv.URL, "-o", root, "--log-format", "json")
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); flood.Written() < 20_000; time.Sleep(time.Millisecond) {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("no flood; log:\n%s", stderr.String())
+		}
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	err := cmd.Wait()
+	sent, _ := flood.WrittenBeforeClose()
+	rows := archivetest.AllRows(archivetest.ReadDataset(t, root))
+	lost := lostBeforeClose(t, msgs[:flood.Written()], sent, rows)
+	var after string
+	if i := strings.Index(stderr.String(), `"frames_after_close":`); i >= 0 {
+		after = strings.SplitN(stderr.String()[i:], ",", 2)[0]
+	}
+	t.Logf("server wrote %d before reading the close frame (%d in all); %d rows archived; %d of those %d lost; %s",
+		sent, flood.Written(), len(rows), lost, sent, after)
+	if err != nil || lost > 0 {
+		t.Fatalf("exit %v, %d messages lost; log:\n%s", err, lost, stderr.String())
 	}
 }

@@ -57,9 +57,10 @@ func testRunCmd(url, out string) *RunCmd {
 	return &RunCmd{
 		URL: url, Output: out, BufferSize: 64, FlushInterval: 50 * time.Millisecond,
 		RotateRows: 700, RotateBytes: 256 << 20, RotateAge: time.Minute, PartitionBy: "seen",
-		QueueSize: 128, PingInterval: time.Second, StallTimeout: 10 * time.Second,
-		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond,
-		Fsync: "batch", MaxPendingRows: 200_000, MemoryLimit: "0",
+		QueueSize: 128, QueueBytes: 64 << 20, PingInterval: time.Second, StallTimeout: 10 * time.Second,
+		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, ReconnectDelay: 5 * time.Millisecond,
+		CloseTimeout: 5 * time.Second,
+		Fsync:        "batch", MaxPendingRows: 200_000, MemoryLimit: "0",
 		MaxMessageBytes: 16 << 20, StatsInterval: 0,
 	}
 }

@@ -31,7 +31,7 @@ func main() {
 	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
 	go func() {
 		s := <-sigs
-		log.Info("stopping: writing buffered rows and publishing open files", "signal", s.String())
+		log.Info("stopping: closing the connection (archiving what arrives until the server's close frame), then writing buffered rows and publishing open files", "signal", s.String())
 		cancel()
 		s = <-sigs
 		log.Error("second signal: exiting at once; unpublished rows stay in temporary files", "signal", s.String())

@@ -12,12 +12,14 @@ import (
 
 // pipeline wires the stream to the archive:
 //
-//	Client.Run (reader goroutine) ──frames (bounded)──▶ consume: Decode → Dataset.Append
-//	                                                      ticker: Dataset.Tick, stats line
+//	Client.Run (reader goroutine) ──frames (bounded by count and bytes)──▶ consume: Decode → Dataset.Append
+//	                                                                        ticker: Dataset.Tick, stats line
 //
 // The consumer goroutine owns the Decoder and the Dataset. It drains the
 // queue until the client has stopped, so that every frame read off the
-// socket is archived before Dataset.Close publishes the last files.
+// socket is archived before Dataset.Close publishes the last files. On
+// cancel the client does the closing handshake (see stream.Client.Run):
+// what arrives until the server's close frame is archived too.
 type pipeline struct {
 	log        *slog.Logger
 	client     *stream.Client
@@ -43,7 +45,17 @@ func (p *pipeline) run(ctx context.Context) error {
 	err := errors.Join(<-clientErr, p.ds.Close())
 	p.skips.flush(p.log)
 	p.logStats(time.Now())
+	p.logStopped()
 	return err
+}
+
+// logStopped logs the last line of a run, error or not (main logs the
+// error): what arrived after the client sent its close frame, and what was
+// written.
+func (p *pipeline) logStopped() {
+	c, a := p.client.Counters(), p.ds.Counters()
+	p.log.Info("stopped", "frames_after_close", c.FramesAfterClose.Load(), "rows_written", a.Rows.Load(),
+		"files_published", a.FilesPublished.Load(), "rows_dropped", a.RowsDropped.Load())
 }
 
 // consume archives frames until the channel closes. Write failures do not
@@ -135,7 +147,8 @@ func (p *pipeline) logStats(now time.Time) {
 		"writing", a.Writing.Load(), "write_errors", a.WriteErrors.Load(), "files_published", a.FilesPublished.Load(),
 		"bytes_published", a.BytesPublished.Load(), "frames", c.Frames.Load(), "bytes_received", c.Bytes.Load(),
 		"reconnects", max(c.Connects.Load()-1, 0), "failed_attempts", c.FailedAttempts.Load(),
-		"connected_for", c.Uptime(now).Round(time.Second), "queue_depth", len(p.frames), "queue_full_waits", c.QueueFullWaits.Load())
+		"connected_for", c.Uptime(now).Round(time.Second), "queue_depth", len(p.frames), "queue_bytes", c.QueuedBytes.Load(),
+		"queue_full_waits", c.QueueFullWaits.Load(), "queue_bytes_waits", c.QueueBytesWaits.Load())
 }
 
 // skipWarner turns skipped messages into at most one warning a minute,
