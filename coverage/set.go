@@ -3,7 +3,6 @@ package coverage
 import (
 	"math"
 	"slices"
-	"sort"
 )
 
 // Range is the half-open interval [Start, End) of cert_index values.
@@ -29,78 +28,79 @@ const SampleSize = 8
 
 // Set is the set of cert_index values a dataset holds for one log, as
 // sorted, disjoint, non-adjacent half-open ranges. Its memory is 16 bytes
-// per range (one more range than holes), however many rows were added.
+// per range (one more range than holes), however many rows were added,
+// plus a side buffer of at most sideMin or sqrt(ranges) ranges.
 //
 // Valid indexes are 0 <= i < math.MaxInt64, so that every range's End fits
 // in an int64; Add refuses others. The zero Set is empty and ready to use.
-// A Set is not safe for concurrent use.
+// A Set is not safe for concurrent use, reads included: they may fold the
+// side buffer in.
 type Set struct {
-	r      []Range
-	held   int64   // sum of the ranges' lengths
+	r      ranges
+	side   ranges  // indexes added far behind the end, none held by r
+	held   int64   // indexes held by r and side
 	dups   int64   // Add calls that found the index held, plus overlaps merged
 	sample []int64 // the first SampleSize duplicate indexes
 }
 
-// Add records index i. Appending at or after the last range, the case of
-// a feed read in order, is O(1); an index just behind the last few ranges
-// costs a short scan and a short copy; anywhere else, a binary search and
-// a copy of the ranges after it.
+// nearInsert is how many ranges from the end Add inserts into the ranges
+// directly: copying 2 KiB is cheaper than the side buffer.
+const nearInsert = 128
+
+// sideMin is the side buffer's size before it is folded in, below which
+// its square-root rule does not go. Tests lower it.
+var sideMin = 256
+
+// Add records index i. At or after the last range (a feed read in order)
+// it is O(1); within the last few ranges (a feed slightly out of order),
+// a short scan and copy. Further behind, it searches the ranges and
+// inserts into a side buffer of about sqrt(ranges) that is folded in,
+// in one linear pass, when full: O(sqrt(ranges)) amortised, where
+// inserting into one slice would copy half the ranges each time.
 func (s *Set) Add(i int64) Outcome {
 	if i < 0 || i == math.MaxInt64 {
 		return Invalid
 	}
 	n := len(s.r)
-	if n == 0 || i > s.r[n-1].End {
-		s.r = append(s.r, Range{i, i + 1})
-		s.held++
-		return Added
-	}
-	if last := &s.r[n-1]; i == last.End {
-		last.End++
-		s.held++
-		return Added
-	}
-	return s.insert(i, s.locate(i))
-}
-
-// nearScan is how many ranges from the end Add scans before it searches.
-const nearScan = 8
-
-// locate returns the first k with s.r[k].End >= i, or len(s.r).
-func (s *Set) locate(i int64) int {
-	n := len(s.r)
-	k := n
-	for ; k > 0 && n-k < nearScan; k-- {
-		if s.r[k-1].End < i {
-			return k
-		}
-	}
-	if k == 0 {
-		return 0
-	}
-	return sort.Search(k, func(j int) bool { return s.r[j].End >= i })
-}
-
-// insert adds i given k, the first range ending at or after i.
-func (s *Set) insert(i int64, k int) Outcome {
-	n := len(s.r)
 	switch {
-	case k < n && s.r[k].Start <= i && i < s.r[k].End:
-		s.duplicate(i)
-		return Duplicate
-	case k < n && s.r[k].End == i: // extends range k; may reach k+1
-		s.r[k].End++
-		if k+1 < n && s.r[k+1].Start == i+1 {
-			s.r[k].End = s.r[k+1].End
-			s.r = slices.Delete(s.r, k+1, k+2)
-		}
-	case k < n && s.r[k].Start == i+1:
-		s.r[k].Start = i
+	case n == 0 || i > s.r[n-1].End:
+		s.r = append(s.r, Range{i, i + 1})
+	case i == s.r[n-1].End:
+		s.r[n-1].End++
 	default:
-		s.r = slices.Insert(s.r, k, Range{i, i + 1})
+		return s.addBehind(i)
 	}
 	s.held++
 	return Added
+}
+
+// addBehind adds i, which is below the last range's end, to the ranges
+// when that is a short copy and to the side buffer otherwise.
+func (s *Set) addBehind(i int64) Outcome {
+	k := s.r.locate(i)
+	j := s.side.locate(i)
+	switch {
+	case s.r.holds(k, i) || s.side.holds(j, i):
+		s.duplicate(i)
+		return Duplicate
+	case len(s.r)-k <= nearInsert:
+		s.r.insert(i, k)
+	default:
+		s.side.insert(i, j)
+		if len(s.side)*len(s.side) > max(len(s.r), sideMin*sideMin) {
+			s.settle()
+		}
+	}
+	s.held++
+	return Added
+}
+
+// settle folds the side buffer into the ranges.
+func (s *Set) settle() {
+	if len(s.side) > 0 {
+		s.r.absorb(s.side)
+		s.side = s.side[:0]
+	}
 }
 
 func (s *Set) duplicate(i int64) {
@@ -123,14 +123,21 @@ func (s *Set) DuplicateSample() []int64 { return slices.Clone(s.sample) }
 
 // Len returns the number of ranges: one more than the holes between the
 // lowest and highest index held, or 0 when empty.
-func (s *Set) Len() int { return len(s.r) }
+func (s *Set) Len() int {
+	s.settle()
+	return len(s.r)
+}
 
 // Ranges returns a copy of the ranges held, in order.
-func (s *Set) Ranges() []Range { return slices.Clone(s.r) }
+func (s *Set) Ranges() []Range {
+	s.settle()
+	return slices.Clone(s.r)
+}
 
 // Bounds returns the lowest index held and one past the highest, and false
 // when the set is empty.
 func (s *Set) Bounds() (Range, bool) {
+	s.settle()
 	if len(s.r) == 0 {
 		return Range{}, false
 	}
@@ -139,16 +146,18 @@ func (s *Set) Bounds() (Range, bool) {
 
 // Contains reports whether index i is held.
 func (s *Set) Contains(i int64) bool {
-	k := sort.Search(len(s.r), func(j int) bool { return s.r[j].End > i })
+	s.settle()
+	k := s.r.first(i)
 	return k < len(s.r) && s.r[k].Start <= i
 }
 
 // Holes returns the ranges of [from, to) that the set does not hold, in
 // order; nil when there are none or from >= to.
 func (s *Set) Holes(from, to int64) []Range {
+	s.settle()
 	var holes []Range
 	cur := from
-	for k := s.first(from); k < len(s.r) && s.r[k].Start < to && cur < to; k++ {
+	for k := s.r.first(from); k < len(s.r) && s.r[k].Start < to && cur < to; k++ {
 		if s.r[k].Start > cur {
 			holes = append(holes, Range{cur, s.r[k].Start})
 		}
@@ -162,28 +171,27 @@ func (s *Set) Holes(from, to int64) []Range {
 
 // HeldIn returns how many indexes of [from, to) the set holds.
 func (s *Set) HeldIn(from, to int64) int64 {
+	s.settle()
 	var n int64
-	for k := s.first(from); k < len(s.r) && s.r[k].Start < to; k++ {
+	for k := s.r.first(from); k < len(s.r) && s.r[k].Start < to; k++ {
 		n += min(s.r[k].End, to) - max(s.r[k].Start, from)
 	}
 	return n
 }
 
-// first returns the first range ending after from.
-func (s *Set) first(from int64) int {
-	return sort.Search(len(s.r), func(j int) bool { return s.r[j].End > from })
-}
-
 // Clone returns an independent copy of s.
 func (s *Set) Clone() *Set {
+	s.settle()
 	return &Set{r: slices.Clone(s.r), held: s.held, dups: s.dups, sample: slices.Clone(s.sample)}
 }
 
 // Merge adds every index of o to s. An index both hold counts as a
 // duplicate, as if its second row had been added to s: merging the sets of
-// two halves of a dataset gives the set of the whole. o is not changed.
-// It takes time linear in the ranges of both.
+// two halves of a dataset gives the set of the whole. o's contents are not
+// changed. It takes time linear in the ranges of both.
 func (s *Set) Merge(o *Set) {
+	s.settle()
+	o.settle()
 	overlap := intersect(s.r, o.r, func(r Range) {
 		for i := r.Start; i < r.End && len(s.sample) < SampleSize; i++ {
 			s.sample = append(s.sample, i)
@@ -195,7 +203,7 @@ func (s *Set) Merge(o *Set) {
 		}
 	}
 	s.dups += o.dups + overlap
-	s.r = union(s.r, o.r)
+	s.r = ranges(union(s.r, o.r))
 	s.held = 0
 	for _, r := range s.r {
 		s.held += r.Len()

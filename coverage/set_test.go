@@ -200,13 +200,34 @@ func permutation(rng *rand.Rand, base int64, n int, skip, dup float64) []int64 {
 	return out
 }
 
+// withSideMin runs fn with the side buffer folded in from n ranges on.
+func withSideMin(t *testing.T, n int, fn func(t *testing.T)) {
+	t.Run(fmt.Sprintf("side=%d", n), func(t *testing.T) {
+		old := sideMin
+		sideMin = n
+		defer func() { sideMin = old }()
+		fn(t)
+	})
+}
+
 // Random permutations, some nearly in order, agree with the model in every
-// accessor, including Holes and HeldIn on random windows.
+// accessor, including Holes and HeldIn on random windows; with a side
+// buffer folded in often, and as in production.
 func TestSetProperty(t *testing.T) {
+	for _, side := range []int{1, 4, 256} {
+		withSideMin(t, side, testSetProperty)
+	}
+}
+
+func testSetProperty(t *testing.T) {
 	for seed := range uint64(200) {
 		t.Run(fmt.Sprint(seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 1))
-			adds := permutation(rng, rng.Int64N(1000), 1+rng.IntN(300), rng.Float64()*0.5, rng.Float64()*0.2)
+			n := 1 + rng.IntN(300)
+			if seed%10 == 0 {
+				n = 20_000
+			}
+			adds := permutation(rng, rng.Int64N(1000), n, rng.Float64()*0.5, rng.Float64()*0.2)
 			if seed%3 == 0 { // nearly in order: sorted, then a few local swaps
 				slices.Sort(adds)
 				for range len(adds) / 10 {
@@ -224,7 +245,7 @@ func TestSetProperty(t *testing.T) {
 			}
 			check(t, &s, m)
 			for range 20 {
-				from := rng.Int64N(1500) - 100
+				from := rng.Int64N(int64(n)+1500) - 100
 				to := from + rng.Int64N(600)
 				want := m.holes(from, to) // Holes does not clamp: [from, 0) is missing
 				if got := s.Holes(from, to); !slices.Equal(got, want) {
@@ -238,6 +259,12 @@ func TestSetProperty(t *testing.T) {
 // Merging the sets of two halves of a sequence gives the set of the
 // whole, duplicates included.
 func TestSetMerge(t *testing.T) {
+	for _, side := range []int{1, 256} {
+		withSideMin(t, side, testSetMerge)
+	}
+}
+
+func testSetMerge(t *testing.T) {
 	for seed := range uint64(100) {
 		rng := rand.New(rand.NewPCG(seed, 2))
 		adds := permutation(rng, 0, 1+rng.IntN(400), rng.Float64()*0.5, rng.Float64()*0.3)
