@@ -1,12 +1,12 @@
 package main
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
 	"os"
 	"slices"
-	"sort"
 	"text/tabwriter"
 	"time"
 
@@ -14,11 +14,13 @@ import (
 	"github.com/apache/arrow-go/v18/arrow/array"
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/coverage"
 )
 
 // InspectCmd summarises a dataset: its hours, files, rows and bytes, the
-// time ranges, and per CT log the cert_index range with its holes and
-// duplicates. It reads published files only, one record batch at a time.
+// time ranges, and per CT log the cert_index range with its holes,
+// duplicates and damaged rows, as package coverage computes them. It reads
+// published files only, one record batch at a time.
 type InspectCmd struct {
 	Dir  string `arg:"" name:"DIR" help:"Dataset root directory."`
 	JSON bool   `name:"json" help:"Print JSON instead of tables."`
@@ -28,18 +30,18 @@ type InspectCmd struct {
 
 // inspectReport is what inspect prints; its JSON form is stable for scripts.
 type inspectReport struct {
-	Hours      int              `json:"hours"`
-	FirstHour  string           `json:"first_hour,omitempty"`
-	LastHour   string           `json:"last_hour,omitempty"`
-	Files      int              `json:"files"`
-	Rows       int64            `json:"rows"`
-	Bytes      int64            `json:"bytes"`
-	BytesRow   float64          `json:"bytes_per_row"`
-	Seen       timeRange        `json:"seen"`
-	Received   timeRange        `json:"received_at"`
-	Logs       []*logReport     `json:"logs"`
-	NoIndex    int64            `json:"rows_without_cert_index"`
-	Unreadable []unreadableFile `json:"unreadable"`
+	Hours      int                   `json:"hours"`
+	FirstHour  string                `json:"first_hour,omitempty"`
+	LastHour   string                `json:"last_hour,omitempty"`
+	Files      int                   `json:"files"`
+	Rows       int64                 `json:"rows"`
+	Bytes      int64                 `json:"bytes"`
+	BytesRow   float64               `json:"bytes_per_row"`
+	Seen       timeRange             `json:"seen"`
+	Received   timeRange             `json:"received_at"`
+	Logs       []coverage.LogSummary `json:"logs"` // most rows first
+	NoIndex    int64                 `json:"rows_without_cert_index"`
+	Unreadable []unreadableFile      `json:"unreadable"`
 	// SetAside lists the temporary files crash salvage could not read and
 	// set aside as .NAME.feather.bad; their rows are in no total.
 	SetAside []setAsideFile `json:"set_aside"`
@@ -64,63 +66,15 @@ func (r *timeRange) add(t time.Time) {
 	}
 }
 
-type logReport struct {
-	SourceURL  string `json:"source_url"`
-	SourceName string `json:"source_name"`
-	Rows       int64  `json:"rows"`
-	MinIndex   int64  `json:"min_cert_index"`
-	MaxIndex   int64  `json:"max_cert_index"`
-	Holes      int    `json:"holes"`
-	Missing    int64  `json:"missing"`
-	Duplicates int64  `json:"duplicates"`
-
-	seen intervals
-}
-
 type unreadableFile struct {
 	Path  string `json:"path"`
 	Error string `json:"error"`
 }
 
-// intervals is a sorted set of disjoint, non-adjacent [lo, hi] ranges of
-// cert_index: memory grows with the number of holes, not of rows.
-type intervals [][2]int64
-
-// add inserts x and reports whether it was already present.
-func (iv *intervals) add(x int64) (dup bool) {
-	s := *iv
-	if n := len(s); n > 0 && x > s[n-1][1] { // the common case: the next index
-		if x == s[n-1][1]+1 {
-			s[n-1][1] = x
-		} else {
-			*iv = append(s, [2]int64{x, x})
-		}
-		return false
-	}
-	i := sort.Search(len(s), func(i int) bool { return s[i][1] >= x }) // first range ending at or after x
-	if i < len(s) && s[i][0] <= x {
-		return true
-	}
-	joinLeft := i > 0 && s[i-1][1] == x-1
-	joinRight := i < len(s) && s[i][0] == x+1
-	switch {
-	case joinLeft && joinRight:
-		s[i-1][1] = s[i][1]
-		*iv = slices.Delete(s, i, i+1)
-	case joinLeft:
-		s[i-1][1] = x
-	case joinRight:
-		s[i][0] = x
-	default:
-		*iv = slices.Insert(s, i, [2]int64{x, x})
-	}
-	return false
-}
-
 // Run reads the dataset and prints the report.
 func (c *InspectCmd) Run() error {
 	rep := &inspectReport{}
-	logs := map[string]*logReport{}
+	cov := coverage.New()
 	hours := map[time.Time]bool{}
 	unreadable, err := archive.Walk(c.Dir, archive.Visitor{
 		File: func(f archive.PublishedFile) {
@@ -129,7 +83,7 @@ func (c *InspectCmd) Run() error {
 			hours[f.Hour] = true
 		},
 		Batch: func(_ archive.PublishedFile, rec arrow.RecordBatch) error {
-			return rep.addBatch(rec, logs)
+			return rep.addBatch(rec, cov)
 		},
 		SetAside: func(f archive.PublishedFile) {
 			rep.SetAside = append(rep.SetAside, setAsideFile{f.Path, f.Size})
@@ -138,7 +92,7 @@ func (c *InspectCmd) Run() error {
 	if err != nil {
 		return err
 	}
-	rep.finish(logs, hours, unreadable)
+	rep.finish(cov, hours, unreadable)
 	out := c.out
 	if out == nil {
 		out = os.Stdout
@@ -152,9 +106,9 @@ func (c *InspectCmd) Run() error {
 	return nil
 }
 
-// addBatch folds one record batch into the report, reading only the
-// columns it needs.
-func (rep *inspectReport) addBatch(rec arrow.RecordBatch, logs map[string]*logReport) error {
+// addBatch folds one record batch into the report and the coverage,
+// reading only the columns they need.
+func (rep *inspectReport) addBatch(rec arrow.RecordBatch, cov *coverage.Dataset) error {
 	col := func(name string) arrow.Array {
 		if idx := rec.Schema().FieldIndices(name); len(idx) > 0 {
 			return rec.Column(idx[0])
@@ -163,13 +117,12 @@ func (rep *inspectReport) addBatch(rec arrow.RecordBatch, logs map[string]*logRe
 	}
 	seen, _ := col("seen").(*array.Timestamp)
 	received, _ := col("received_at").(*array.Timestamp)
-	index, _ := col("cert_index").(*array.Int64)
-	url, _ := col("source_url").(textColumn)
-	name, _ := col("source_name").(textColumn)
-	if seen == nil || received == nil || index == nil || url == nil || name == nil {
+	if seen == nil || received == nil {
 		return fmt.Errorf("not a certstream-arrow schema: %s", rec.Schema())
 	}
-	rep.Rows += rec.NumRows()
+	if err := cov.Add(rec); err != nil {
+		return err
+	}
 	for i := range int(rec.NumRows()) {
 		if seen.IsValid(i) {
 			rep.Seen.add(seen.Value(i).ToTime(arrow.Microsecond).UTC())
@@ -177,31 +130,13 @@ func (rep *inspectReport) addBatch(rec arrow.RecordBatch, logs map[string]*logRe
 		if received.IsValid(i) {
 			rep.Received.add(received.Value(i).ToTime(arrow.Microsecond).UTC())
 		}
-		if index.IsNull(i) || url.IsNull(i) {
-			rep.NoIndex++
-			continue
-		}
-		l := logs[url.Value(i)]
-		if l == nil {
-			l = &logReport{SourceURL: url.Value(i), SourceName: name.Value(i)}
-			logs[l.SourceURL] = l
-		}
-		l.Rows++
-		if l.seen.add(index.Value(i)) {
-			l.Duplicates++
-		}
 	}
 	return nil
 }
 
-// textColumn is a string column with 32-bit (schema 1) or 64-bit
-// (schema 2) offsets.
-type textColumn interface {
-	arrow.Array
-	Value(int) string
-}
-
-func (rep *inspectReport) finish(logs map[string]*logReport, hours map[time.Time]bool, bad []archive.FileError) {
+func (rep *inspectReport) finish(cov *coverage.Dataset, hours map[time.Time]bool, bad []archive.FileError) {
+	sum := cov.Summary()
+	rep.Rows, rep.NoIndex, rep.Logs = sum.Rows, sum.Unattributed, sum.Logs
 	rep.Hours = len(hours)
 	var hs []time.Time
 	for h := range hours {
@@ -214,15 +149,7 @@ func (rep *inspectReport) finish(logs map[string]*logReport, hours map[time.Time
 	if rep.Rows > 0 {
 		rep.BytesRow = float64(rep.Bytes) / float64(rep.Rows)
 	}
-	for _, l := range logs {
-		iv := l.seen
-		l.MinIndex, l.MaxIndex, l.Holes = iv[0][0], iv[len(iv)-1][1], len(iv)-1
-		for i := 1; i < len(iv); i++ {
-			l.Missing += iv[i][0] - iv[i-1][1] - 1
-		}
-		rep.Logs = append(rep.Logs, l)
-	}
-	slices.SortFunc(rep.Logs, func(a, b *logReport) int { return int(b.Rows - a.Rows) })
+	slices.SortStableFunc(rep.Logs, func(a, b coverage.LogSummary) int { return cmp.Compare(b.Rows, a.Rows) })
 	rep.Unreadable = []unreadableFile{}
 	if rep.SetAside == nil {
 		rep.SetAside = []setAsideFile{}
@@ -245,9 +172,9 @@ func (rep *inspectReport) print(out io.Writer) {
 	w.Flush()
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(w, "rows\tmin cert_index\tmax cert_index\tholes\tmissing\tduplicates\t log")
+	fmt.Fprintln(w, "rows\tmin cert_index\tmax cert_index\tholes\tmissing\tduplicates\tdamaged\t log")
 	for _, l := range rep.Logs {
-		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t %s (%s)\n", l.Rows, l.MinIndex, l.MaxIndex, l.Holes, l.Missing, l.Duplicates, l.SourceName, l.SourceURL)
+		fmt.Fprintf(w, "%d\t%d\t%d\t%d\t%d\t%d\t%d\t %s (%s)\n", l.Rows, l.MinIndex, l.MaxIndex, l.Holes, l.Missing, l.Duplicates, l.Damaged, l.SourceName, l.SourceURL)
 	}
 	w.Flush()
 	for _, u := range rep.Unreadable {

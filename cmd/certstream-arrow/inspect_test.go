@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -11,25 +12,13 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/coverage"
 	"github.com/certstream-arrow/certstream-arrow/schema"
 	"github.com/certstream-arrow/certstream-arrow/stream"
 )
 
-func TestIntervals(t *testing.T) {
-	var iv intervals
-	dups := 0
-	for _, x := range []int64{5, 6, 7, 10, 9, 3, 8, 7, 1, 2, 4, 20, 4} {
-		if iv.add(x) {
-			dups++
-		}
-	}
-	if fmt.Sprint(iv) != "[[1 10] [20 20]]" || dups != 2 {
-		t.Fatalf("intervals %v, dups %d", iv, dups)
-	}
-}
-
-// A dataset with planted holes, duplicates and an unreadable file gives
-// exactly the numbers planted.
+// A dataset with planted holes, duplicates, damaged rows and an
+// unreadable file gives exactly the numbers planted.
 func TestInspect(t *testing.T) {
 	root := t.TempDir()
 	hour := time.Date(2026, 11, 24, 13, 0, 0, 0, time.UTC)
@@ -38,9 +27,14 @@ func TestInspect(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sum := sha256.Sum256([]byte("a certificate"))
 	add := func(url string, idx int64, seen time.Time) {
+		sha := sum[:]
+		if url == "https://a.example/" && idx >= 90 && idx < 94 { // certstream-server-go 1.9's static-CT precertificates
+			sha = coverage.EmptySHA256[:]
+		}
 		ds.Append(&stream.Update{Kind: stream.KindCertificate, ReceivedAt: hour.Add(2 * time.Hour), Seen: seen,
-			SourceURL: []byte(url), SourceName: []byte("log " + url), CertIndex: idx, HasCertIndex: true})
+			SourceURL: []byte(url), SourceName: []byte("log " + url), CertIndex: idx, HasCertIndex: true, SHA256: sha})
 	}
 	n := 0
 	for i := int64(1); i <= 100; i++ { // log A: holes 50..54 and 80; 10 twice, 20 three times
@@ -82,11 +76,11 @@ func TestInspect(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, l := range rep.Logs {
-		got[l.SourceURL] = fmt.Sprintf("rows=%d min=%d max=%d holes=%d missing=%d dups=%d", l.Rows, l.MinIndex, l.MaxIndex, l.Holes, l.Missing, l.Duplicates)
+		got[l.SourceURL] = fmt.Sprintf("rows=%d min=%d max=%d holes=%d missing=%d dups=%d damaged=%d", l.Rows, l.MinIndex, l.MaxIndex, l.Holes, l.Missing, l.Duplicates, l.Damaged)
 	}
 	want := map[string]string{
-		"https://a.example/": "rows=97 min=1 max=100 holes=2 missing=6 dups=3",
-		"https://b.example/": "rows=10 min=1000 max=1009 holes=0 missing=0 dups=0",
+		"https://a.example/": "rows=97 min=1 max=100 holes=2 missing=6 dups=3 damaged=4",
+		"https://b.example/": "rows=10 min=1000 max=1009 holes=0 missing=0 dups=0 damaged=0",
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("logs\n got %v\nwant %v", got, want)
@@ -99,7 +93,8 @@ func TestInspect(t *testing.T) {
 	if err := (&InspectCmd{Dir: root, out: &out}).Run(); err != nil {
 		t.Fatal(err)
 	}
-	for _, s := range []string{"hours        3", "97", "unreadable: hour=2026-11-24T13/broken.feather"} {
+	for _, s := range []string{"hours        3", "97", "unreadable: hour=2026-11-24T13/broken.feather",
+		"duplicates  damaged log", "3        4 log https://a.example/"} {
 		if !strings.Contains(out.String(), s) {
 			t.Errorf("table lacks %q:\n%s", s, out.String())
 		}
