@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/http/httptest"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -332,7 +334,7 @@ func TestSlowLogHonoursContext(t *testing.T) {
 // However many tiles are fetched ahead, no more than MaxInFlight requests
 // reach the log at once.
 func TestMaxInFlight(t *testing.T) {
-	entries := ctlogtest.Generate(t, 256*12)
+	entries := ctlogtest.Generate(t, 256*6)
 	for _, limit := range []int{1, 2, 3} {
 		t.Run(fmt.Sprint(limit), func(t *testing.T) {
 			lg := ctlogtest.NewStatic(t, entries)
@@ -347,5 +349,28 @@ func TestMaxInFlight(t *testing.T) {
 				t.Errorf("%d requests in flight, limit %d", peak, limit)
 			}
 		})
+	}
+}
+
+// Answers beyond an endpoint's cap are refused without retrying, and
+// without reading past the cap.
+func TestResponseCap(t *testing.T) {
+	var sent atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		sent.Add(1)
+		_, _ = w.Write(bytes.Repeat([]byte(" "), 1<<20))
+	}))
+	t.Cleanup(srv.Close)
+	info := *ctlogtest.NewRFC6962(t, nil).Info
+	info.URL = srv.URL + "/"
+	c := ctlog.NewClient(&info, fastOptions())
+	if _, err := c.Head(t.Context()); !errors.Is(err, ctlog.ErrTooLarge) {
+		t.Fatalf("Head: %v, want ErrTooLarge", err)
+	}
+	if n := sent.Load(); n != 1 {
+		t.Errorf("%d requests, want 1", n)
+	}
+	if s := c.Stats(); s.Bytes > 64<<10+1 {
+		t.Errorf("read %d bytes of a 64 KiB-capped answer", s.Bytes)
 	}
 }

@@ -23,6 +23,7 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -125,11 +126,33 @@ func entryFromRFC6962(leafInput, extraData []byte) (Entry, error) {
 // increasing timestamps from 2026-01-01. Alternate entries are precerts.
 func Generate(tb testing.TB, n int) []Entry {
 	tb.Helper()
-	const pool = 64
+	genOnce.Do(func() { genPool = newPool(tb) })
+	if genPool == nil {
+		tb.Fatal("ctlogtest: generating certificates failed")
+	}
+	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
+	out := make([]Entry, n)
+	for i := range out {
+		out[i] = genPool[i%2][(i/2)%poolSize]
+		out[i].Timestamp = base + int64(i)
+	}
+	return out
+}
+
+// The generated certificates are made once per process: key generation
+// and signing dominate otherwise, under -race most of all.
+const poolSize = 64
+
+var (
+	genOnce sync.Once
+	genPool *[2][poolSize]Entry
+)
+
+func newPool(tb testing.TB) *[2][poolSize]Entry {
 	caKey, ca := newCA(tb)
 	keyHash := sha256.Sum256(ca.RawSubjectPublicKeyInfo)
-	var certs [2][pool]Entry
-	for i := range pool {
+	var certs [2][poolSize]Entry
+	for i := range poolSize {
 		for p := range 2 {
 			der := newLeaf(tb, caKey, ca, i, p == 1)
 			e := Entry{Cert: der, Chain: [][]byte{ca.Raw}, Precert: p == 1}
@@ -140,13 +163,7 @@ func Generate(tb testing.TB, n int) []Entry {
 			certs[p][i] = e
 		}
 	}
-	base := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).UnixMilli()
-	out := make([]Entry, n)
-	for i := range out {
-		out[i] = certs[i%2][(i/2)%pool]
-		out[i].Timestamp = base + int64(i)
-	}
-	return out
+	return &certs
 }
 
 func newCA(tb testing.TB) (*ecdsa.PrivateKey, *x509.Certificate) {

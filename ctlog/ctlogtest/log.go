@@ -51,6 +51,7 @@ type Log struct {
 
 	requests, inFlight, maxInFlight atomic.Int64
 	paths                           sync.Map // path -> *atomic.Int64
+	gzTiles                         sync.Map // tlog.Tile -> gzipped data tile, built once
 }
 
 // NewRFC6962 starts an RFC 6962 log serving entries at indexes 0..n-1.
