@@ -73,7 +73,7 @@ func (c *ImportCmd) Run(ctx context.Context, log *slog.Logger) error {
 		Root: c.Output, Schema: schema.New(programVersion()), Collector: c.Collector, BatchRows: c.BufferSize,
 		FlushInterval: 10 * time.Second, RotateRows: 500_000, RotateBytes: 256 << 20, FsyncBatch: false,
 		PartitionBy:    partitionBy,
-		MaxPendingRows: 200_000, Logger: log.With("component", "archive"),
+		MaxPendingRows: 200_000, MaxPendingBytes: 256 << 20, BatchBytes: 32 << 20, Logger: log.With("component", "archive"),
 	})
 	if err != nil {
 		return err

@@ -22,17 +22,19 @@ import (
 // RunCmd archives a CertStream server. Its flag names and short forms match
 // the original Rust tool's (-u, -o, -b).
 type RunCmd struct {
-	URL            string        `short:"u" default:"wss://certstream.calidog.io" help:"CertStream server URL, ws:// or wss://. user:password in it (ws://user:password@host/) is sent as HTTP Basic authentication and never logged."`
-	Output         string        `short:"o" default:"data" help:"Dataset root directory, created if missing. It holds one hour=YYYY-MM-DDTHH directory per UTC hour of .feather files."`
-	BufferSize     int           `short:"b" default:"1000" help:"Certificates per record batch (1 to 100000)."`
-	FlushInterval  time.Duration `default:"10s" help:"Longest a partly filled batch waits in memory before it is written to its file."`
-	RotateRows     int64         `default:"500000" help:"Publish an open file once it holds this many rows (0: no limit)."`
-	RotateBytes    ByteSize      `default:"256MiB" help:"Publish an open file once it reaches this size (0: no limit)."`
-	RotateAge      time.Duration `default:"5m" help:"Publish an open file once it has been open this long (0: only at the end of its hour)."`
-	PartitionBy    string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
-	Collector      string        `placeholder:"NAME" help:"This archiver's name, in its file names and lock (default: the host name). Archivers sharing a dataset root need different names; a second one with the same name is refused."`
-	Fsync          string        `enum:"batch,close" default:"batch" help:"When to fsync: batch (after every record batch: a power cut loses at most one flush interval) or close (only when a file is published)."`
-	MaxPendingRows int64         `default:"200000" help:"Rows kept in memory while writes fail (disk full); beyond this, new rows are dropped and counted."`
+	URL             string        `short:"u" default:"wss://certstream.calidog.io" help:"CertStream server URL, ws:// or wss://. user:password in it (ws://user:password@host/) is sent as HTTP Basic authentication and never logged."`
+	Output          string        `short:"o" default:"data" help:"Dataset root directory, created if missing. It holds one hour=YYYY-MM-DDTHH directory per UTC hour of .feather files."`
+	BufferSize      int           `short:"b" default:"1000" help:"Certificates per record batch (1 to 100000)."`
+	BatchBytes      ByteSize      `default:"32MiB" help:"Cut a record batch early once its rows hold this many bytes (1MiB to 512MiB), so that huge messages cannot make a batch huge."`
+	FlushInterval   time.Duration `default:"10s" help:"Longest a partly filled batch waits in memory before it is written to its file."`
+	RotateRows      int64         `default:"500000" help:"Publish an open file once it holds this many rows (0: no limit)."`
+	RotateBytes     ByteSize      `default:"256MiB" help:"Publish an open file once it reaches this size (0: no limit)."`
+	RotateAge       time.Duration `default:"5m" help:"Publish an open file once it has been open this long (0: only at the end of its hour)."`
+	PartitionBy     string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
+	Collector       string        `placeholder:"NAME" help:"This archiver's name, in its file names and lock (default: the host name). Archivers sharing a dataset root need different names; a second one with the same name is refused."`
+	Fsync           string        `enum:"batch,close" default:"batch" help:"When to fsync: batch (after every record batch: a power cut loses at most one flush interval) or close (only when a file is published)."`
+	MaxPendingRows  int64         `default:"200000" help:"Rows kept in memory while writes fail (disk full); beyond this, new rows are dropped and counted."`
+	MaxPendingBytes ByteSize      `default:"256MiB" help:"Bytes those rows may hold in memory while writes fail; beyond this, new rows are dropped and counted."`
 
 	Header          []string      `sep:"none" placeholder:"'NAME: VALUE'" help:"Extra HTTP header for the WebSocket handshake, e.g. 'Authorization: Bearer TOKEN'. Repeatable."`
 	CAFile          string        `name:"ca-file" placeholder:"PEM" help:"Also trust the CA certificates in this PEM file for wss:// (for a self-hosted server with a private CA)."`
@@ -86,6 +88,8 @@ func (r *RunCmd) Validate() error {
 		{r.FlushInterval >= 10*time.Millisecond && r.FlushInterval <= time.Hour, "--flush-interval must be between 10ms and 1h"},
 		{r.RotateRows >= 0, "--rotate-rows must not be negative"},
 		{r.MaxPendingRows >= int64(r.BufferSize), "--max-pending-rows must be at least --buffer-size"},
+		{r.BatchBytes >= 1<<20 && r.BatchBytes <= 512<<20, "--batch-bytes must be between 1MiB and 512MiB"},
+		{r.MaxPendingBytes >= r.BatchBytes, "--max-pending-bytes must be at least --batch-bytes"},
 		{r.RotateAge >= 0, "--rotate-age must not be negative"},
 		{r.QueueSize >= 1 && r.QueueSize <= 1_000_000, "--queue-size must be between 1 and 1000000"},
 		{r.QueueBytes >= 64<<10, "--queue-bytes must be at least 64KiB"},
@@ -277,19 +281,21 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	ds, err := archive.Open(archive.Options{
-		Root:           r.Output,
-		Schema:         schema.New(ver),
-		Collector:      r.Collector,
-		FsyncBatch:     r.Fsync == "batch",
-		MaxPendingRows: r.MaxPendingRows,
-		BatchRows:      r.BufferSize,
-		FlushInterval:  r.FlushInterval,
-		RotateRows:     r.RotateRows,
-		RotateBytes:    int64(r.RotateBytes),
-		RotateAge:      r.RotateAge,
-		PartitionBy:    partitionBy,
-		Logger:         log.With("component", "archive"),
-		OnPublish:      func(took time.Duration) { durs.publish.Observe(took.Seconds()) },
+		Root:            r.Output,
+		Schema:          schema.New(ver),
+		Collector:       r.Collector,
+		FsyncBatch:      r.Fsync == "batch",
+		MaxPendingRows:  r.MaxPendingRows,
+		MaxPendingBytes: int64(r.MaxPendingBytes),
+		BatchRows:       r.BufferSize,
+		BatchBytes:      int64(r.BatchBytes),
+		FlushInterval:   r.FlushInterval,
+		RotateRows:      r.RotateRows,
+		RotateBytes:     int64(r.RotateBytes),
+		RotateAge:       r.RotateAge,
+		PartitionBy:     partitionBy,
+		Logger:          log.With("component", "archive"),
+		OnPublish:       func(took time.Duration) { durs.publish.Observe(took.Seconds()) },
 		OnBatchWritten: func(_ int64, took time.Duration) {
 			durs.batch.Observe(took.Seconds())
 			if r.batchWritten != nil {
