@@ -22,8 +22,8 @@ var ErrVerification = errors.New("ctlog: verification failed")
 // not produce.
 var ErrForeignTree = errors.New("ctlog: tree was not produced by Head of this log")
 
-// Options configures a Client. Zero fields take the values of
-// DefaultOptions.
+// Options configures a Client. Zero (or negative) fields take the values
+// of DefaultOptions; in particular MaxRetries cannot be 0.
 type Options struct {
 	HTTPClient        *http.Client
 	UserAgent         string

@@ -82,3 +82,18 @@ func TestStaticRequests(t *testing.T) {
 		}
 	}
 }
+
+// An issuer certificate that does not hash to the fingerprint the leaf
+// names is refused, and the entry is not handed back.
+func TestStaticWrongIssuerRefused(t *testing.T) {
+	lg := ctlogtest.NewStatic(t, ctlogtest.Generate(t, 10))
+	lg.SetFaults(ctlogtest.Faults{CorruptTile: -1, WrongIssuer: true})
+	c, _ := newClient(t, lg, fastOptions())
+	got, err := readAll(t, c, 0, -1)
+	if !errors.Is(err, ctlog.ErrVerification) || len(got) != 0 {
+		t.Fatalf("%d entries, err %v; want none and ErrVerification", len(got), err)
+	}
+	if s := c.Stats(); s.VerifyFailures != 1 {
+		t.Errorf("VerifyFailures = %d, want 1", s.VerifyFailures)
+	}
+}

@@ -31,6 +31,7 @@ type Faults struct {
 	BadSignature  bool          // sign tree heads with another key
 	NoPartialData bool          // static-CT: partial data tiles answer 404
 	PlainGzip     bool          // static-CT: gzip data tiles without Content-Encoding
+	WrongIssuer   bool          // static-CT: answer issuer requests with another certificate
 }
 
 // Log is a fake CT log on loopback. Safe for concurrent use.

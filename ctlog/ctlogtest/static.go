@@ -147,5 +147,9 @@ func (l *Log) issuer(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
+	if f, _ := l.snapshot(); f.WrongIssuer {
+		der = append([]byte(nil), der...)
+		der[len(der)-1] ^= 0x01
+	}
 	_, _ = w.Write(der)
 }
