@@ -52,11 +52,16 @@
 //     If its extensions cannot be read either, Update returns the row with
 //     an error wrapping ErrPartial: domains hold only the CN, is_ca is null.
 //
-// Extensions are read by the x509 parser of certificate-transparency-go;
-// for a certificate it refuses (it is stricter than the servers' parser in
-// places, e.g. a UTCTime with "+0000" for "Z"), by a walk of the DER that
-// reads as the servers' parser does. The other fields are always read from
-// the DER, since no Go parser keeps them as the servers render them.
+// # Parsing
+//
+// Certificates are read by a walk of their DER (cryptobyte) that takes
+// exactly the fields a row needs, as leniently as the servers' parser
+// (x509-parser) does. The x509 parser of certificate-transparency-go is the
+// oracle in the tests and the fuzz target, not the reader: no Go parser
+// keeps names and serials as the servers render them; it refuses
+// certificates the servers keep (a UTCTime with "+0000" for "Z", a
+// malformed URI in a SAN); and it parses everything else too, which made
+// conversion four times slower.
 package ctrow
 
 import (
@@ -67,8 +72,6 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/google/certificate-transparency-go/x509"
 
 	"github.com/certstream-arrow/certstream-arrow/stream"
 )
@@ -144,7 +147,7 @@ func Update(e Entry, log LogInfo) (*stream.Update, error) {
 	sum1, sum256 := sha1.Sum(e.Cert), sha256.Sum256(e.Cert)
 	u.SHA1, u.SHA256 = sum1[:], sum256[:]
 
-	x, err := readExtensionsOf(e.Cert, f)
+	x, err := readExtensions(f.rest)
 	if err != nil {
 		u.IsCA = stream.BoolNull
 		u.Domains = domains(f.subject.cn, false, nil)
@@ -156,22 +159,6 @@ func Update(e Entry, log LogInfo) (*stream.Update, error) {
 	}
 	u.Domains = domains(f.subject.cn, x.isCA, x.dnsNames)
 	return u, nil
-}
-
-// readExtensionsOf returns the SAN dNSNames and basicConstraints of a
-// certificate as the x509 parser of certificate-transparency-go reads them,
-// or, for a certificate it refuses, as the servers' more lenient parser
-// does (the walk in readExtensions).
-func readExtensionsOf(der []byte, f front) (extensions, error) {
-	cert, err := x509.ParseCertificate(der)
-	if cert != nil && !x509.IsFatal(err) {
-		return extensions{dnsNames: cert.DNSNames, isCA: cert.BasicConstraintsValid && cert.IsCA}, nil
-	}
-	x, walkErr := readExtensions(f.rest)
-	if walkErr != nil {
-		return x, fmt.Errorf("%w (x509: %v)", walkErr, err)
-	}
-	return x, nil
 }
 
 // domains lists the CN (unless empty or a CA's) and then each SAN dNSName

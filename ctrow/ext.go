@@ -27,9 +27,9 @@ var (
 //	subjectPublicKeyInfo, [1] issuerUniqueID, [2] subjectUniqueID,
 //	[3] EXPLICIT SEQUENCE OF Extension
 //
-// It is the fallback for certificates the x509 parser refuses, and reads
-// as the servers' parser does: every SAN extension in order, a BOOLEAN
-// true if its byte is not zero.
+// It reads as leniently as the servers' parser does (a BOOLEAN is true if
+// its byte is not zero); when an extension occurs twice, the last one
+// counts, as in certificate-transparency-go's parser.
 func readExtensions(rest cryptobyte.String) (extensions, error) {
 	var x extensions
 	var spki, list cryptobyte.String
@@ -57,7 +57,7 @@ func readExtensions(rest cryptobyte.String) (extensions, error) {
 		var ok bool
 		switch string(oid) {
 		case oidSAN:
-			x.dnsNames, ok = appendDNSNames(x.dnsNames, value)
+			x.dnsNames, ok = appendDNSNames(x.dnsNames[:0], value)
 		case oidBasicConstraints:
 			x.isCA, ok = readCA(value)
 		default:
