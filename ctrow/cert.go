@@ -166,14 +166,21 @@ func (d *dn) field(oid string) *[]byte {
 // attributes present, in the fixed order C, CN, L, O, OU, ST, each as
 // "/KEY=value". A name without any of them gives "", never null.
 func (d *dn) aggregated() []byte {
-	out := []byte{}
-	for _, a := range [...]struct {
+	parts := [...]struct {
 		key string
 		v   []byte
-	}{{"/C=", d.c}, {"/CN=", d.cn}, {"/L=", d.l}, {"/O=", d.o}, {"/OU=", d.ou}, {"/ST=", d.st}} {
-		if a.v != nil {
-			out = append(out, a.key...)
-			out = append(out, a.v...)
+	}{{"/C=", d.c}, {"/CN=", d.cn}, {"/L=", d.l}, {"/O=", d.o}, {"/OU=", d.ou}, {"/ST=", d.st}}
+	n := 0
+	for _, p := range parts {
+		if p.v != nil {
+			n += len(p.key) + len(p.v)
+		}
+	}
+	out := make([]byte, 0, n)
+	for _, p := range parts {
+		if p.v != nil {
+			out = append(out, p.key...)
+			out = append(out, p.v...)
 		}
 	}
 	return out

@@ -65,6 +65,7 @@
 package ctrow
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"crypto/sha256"
 	"errors"
@@ -163,7 +164,7 @@ func Update(e Entry, log LogInfo) (*stream.Update, error) {
 
 // domains lists the CN (unless empty or a CA's) and then each SAN dNSName
 // not listed yet. Names that are not UTF-8 are left out.
-func domains(cn []byte, isCA bool, sans []string) [][]byte {
+func domains(cn []byte, isCA bool, sans [][]byte) [][]byte {
 	out := make([][]byte, 0, 1+len(sans))
 	if len(cn) > 0 && !isCA {
 		out = append(out, cn)
@@ -176,12 +177,12 @@ func domains(cn []byte, isCA bool, sans []string) [][]byte {
 		}
 	}
 	for _, name := range sans {
-		if !utf8.ValidString(name) || listed(out, seen, name) {
+		if !utf8.Valid(name) || listed(out, seen, name) {
 			continue
 		}
-		out = append(out, []byte(name))
+		out = append(out, name)
 		if seen != nil {
-			seen[name] = true
+			seen[string(name)] = true
 		}
 	}
 	return out
@@ -189,12 +190,12 @@ func domains(cn []byte, isCA bool, sans []string) [][]byte {
 
 // listed reports whether name is in out, by a scan when few names are
 // expected and by the seen set otherwise.
-func listed(out [][]byte, seen map[string]bool, name string) bool {
+func listed(out [][]byte, seen map[string]bool, name []byte) bool {
 	if seen != nil {
-		return seen[name]
+		return seen[string(name)]
 	}
 	for _, d := range out {
-		if string(d) == name {
+		if bytes.Equal(d, name) {
 			return true
 		}
 	}

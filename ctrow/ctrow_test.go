@@ -150,7 +150,7 @@ func TestDomains(t *testing.T) {
 		{"not UTF-8 left out", nil, false, []string{"\xff.test", "a.test"}, []string{"a.test"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			got := domains(tc.cn, tc.isCA, tc.sans)
+			got := domains(tc.cn, tc.isCA, byteSlices(tc.sans))
 			if got == nil || !slices.Equal(strs(got), tc.want) {
 				t.Errorf("domains = %q, want %q", strs(got), tc.want)
 			}
@@ -273,6 +273,14 @@ func TestExtensionWalkAgrees(t *testing.T) {
 	for name, der := range realCerts(t) {
 		t.Run(name, func(t *testing.T) { checkWalk(t, der) })
 	}
+}
+
+func byteSlices(ss []string) [][]byte {
+	var out [][]byte
+	for _, s := range ss {
+		out = append(out, []byte(s))
+	}
+	return out
 }
 
 func strs(bs [][]byte) []string {

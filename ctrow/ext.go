@@ -9,7 +9,7 @@ import (
 
 // extensions holds what a row needs from a certificate's extensions.
 type extensions struct {
-	dnsNames []string // SAN dNSNames, in order
+	dnsNames [][]byte // SAN dNSNames, in order; they alias the DER
 	isCA     bool     // basicConstraints cA
 }
 
@@ -78,7 +78,7 @@ func skipUniqueID(s *cryptobyte.String, n uint8) bool {
 
 // appendDNSNames appends the dNSNames ([2] IMPLICIT IA5String) of the
 // GeneralNames in a SAN extension's value.
-func appendDNSNames(names []string, value cryptobyte.String) ([]string, bool) {
+func appendDNSNames(names [][]byte, value cryptobyte.String) ([][]byte, bool) {
 	var seq cryptobyte.String
 	if !value.ReadASN1(&seq, cbasn1.SEQUENCE) {
 		return names, false
@@ -90,7 +90,7 @@ func appendDNSNames(names []string, value cryptobyte.String) ([]string, bool) {
 			return names, false
 		}
 		if tag == cbasn1.Tag(2).ContextSpecific() {
-			names = append(names, string(gn))
+			names = append(names, gn)
 		}
 	}
 	return names, true

@@ -61,8 +61,8 @@ func checkWalk(t *testing.T, der []byte) {
 	if err != nil {
 		t.Fatalf("the x509 parser reads extensions the walk does not: %v", err)
 	}
-	if !slices.Equal(x.dnsNames, cert.DNSNames) || x.isCA != (cert.BasicConstraintsValid && cert.IsCA) {
-		t.Errorf("walk %q CA %v, x509 parser %q CA %v", x.dnsNames, x.isCA, cert.DNSNames, cert.IsCA)
+	if !slices.Equal(strs(x.dnsNames), cert.DNSNames) || x.isCA != (cert.BasicConstraintsValid && cert.IsCA) {
+		t.Errorf("walk %q CA %v, x509 parser %q CA %v", strs(x.dnsNames), x.isCA, cert.DNSNames, cert.IsCA)
 	}
 }
 
