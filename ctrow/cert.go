@@ -23,9 +23,9 @@ type front struct {
 	rest      cryptobyte.String // the TBSCertificate after the subject
 }
 
-// errNotCertificate reports DER whose TBSCertificate cannot be walked as far
-// as the subject.
-var errNotCertificate = errors.New("not an X.509 certificate")
+// ErrNotCertificate reports an entry whose Cert cannot be read as a
+// certificate as far as its subject: no row can be made.
+var ErrNotCertificate = errors.New("not an X.509 certificate")
 
 // readFront walks Certificate and the head of its TBSCertificate:
 //
@@ -43,7 +43,7 @@ func readFront(der []byte) (front, error) {
 	if !s.ReadASN1(&cert, cbasn1.SEQUENCE) ||
 		!cert.ReadASN1(&tbs, cbasn1.SEQUENCE) ||
 		!cert.ReadASN1(&sigAlg, cbasn1.SEQUENCE) {
-		return f, errNotCertificate
+		return f, ErrNotCertificate
 	}
 	var oid cryptobyte.String
 	if sigAlg.ReadASN1(&oid, cbasn1.OBJECT_IDENTIFIER) {
@@ -56,7 +56,7 @@ func readFront(der []byte) (front, error) {
 		!tbs.ReadASN1(&issuer, cbasn1.SEQUENCE) ||
 		!tbs.ReadASN1(&validity, cbasn1.SEQUENCE) ||
 		!tbs.ReadASN1(&subject, cbasn1.SEQUENCE) {
-		return f, errNotCertificate
+		return f, ErrNotCertificate
 	}
 	f.serial = serial
 	f.issuer = readDN(issuer)

@@ -49,8 +49,8 @@
 //   - A certificate the servers' parser rejects but whose TBSCertificate
 //     can be read up to the subject still becomes a row (servers drop the
 //     entry): an archive that owes every index of a log keeps what it can.
-//     If its extensions cannot be read either, Update returns the row with
-//     an error wrapping ErrPartial: domains hold only the CN, is_ca is null.
+//     If its extensions cannot be read, Update returns the row with an
+//     error wrapping ErrPartial: domains hold only the CN, is_ca is null.
 //
 // # Parsing
 //
@@ -61,7 +61,7 @@
 // keeps names and serials as the servers render them; it refuses
 // certificates the servers keep (a UTCTime with "+0000" for "Z", a
 // malformed URI in a SAN); and it parses everything else too, which made
-// conversion four times slower.
+// conversion ten times slower.
 package ctrow
 
 import (
@@ -99,11 +99,9 @@ type LogInfo struct {
 	Link LinkStyle
 }
 
-// Errors of Update. Each is wrapped in an error naming the entry's index.
+// Errors of Update besides ErrNotCertificate. Each is wrapped in an error
+// naming the entry's index.
 var (
-	// ErrNotCertificate reports an entry whose Cert cannot be read as a
-	// certificate as far as its subject: no row can be made.
-	ErrNotCertificate = errNotCertificate
 	// ErrPartial reports a row made without the certificate's extensions.
 	// The row is returned with the error and is worth archiving.
 	ErrPartial = errors.New("certificate extensions unreadable: domains from the CN only, is_ca null")
@@ -216,7 +214,7 @@ func chainNames(chain [][]byte) [][]byte {
 }
 
 func certLink(log LogInfo, index int64) []byte {
-	base := strings.TrimRight(log.URL, "/")
+	base := strings.ToValidUTF8(strings.TrimRight(log.URL, "/"), "\uFFFD")
 	switch log.Link {
 	case GetEntriesLink:
 		n := strconv.FormatInt(index, 10)

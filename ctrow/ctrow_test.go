@@ -178,7 +178,7 @@ func TestCertLink(t *testing.T) {
 
 func TestLogInfo(t *testing.T) {
 	u, err := Update(Entry{Type: X509, Cert: genCert(t, "a.test", nil, nil), Timestamp: 1779302893443},
-		LogInfo{URL: "https://ct.example/", Name: "Bad \xff name"})
+		LogInfo{URL: "https://ct.example/", Name: "Bad \xff name", Link: GetEntriesLink})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -187,6 +187,10 @@ func TestLogInfo(t *testing.T) {
 	}
 	if want := time.UnixMilli(1779302893443); !u.SubmittedAt.Equal(want) || !u.Seen.IsZero() {
 		t.Errorf("submitted_at %v, want %v; seen %v, want null", u.SubmittedAt, want, u.Seen)
+	}
+	u, _ = Update(Entry{Type: X509, Cert: genCert(t, "a.test", nil, nil)}, LogInfo{URL: "https://\xff/", Link: TileLink})
+	if string(u.CertLink) != "https://\uFFFD/tile/data/000" || string(u.SourceURL) != "https://\uFFFD/" {
+		t.Errorf("invalid UTF-8 in the URL: %q %q", u.CertLink, u.SourceURL)
 	}
 	u, _ = Update(Entry{Type: X509, Cert: genCert(t, "a.test", nil, nil)}, LogInfo{})
 	if u.SourceURL != nil || u.SourceName != nil || u.CertLink != nil || u.ChainNames != nil {
