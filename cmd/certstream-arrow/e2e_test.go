@@ -60,7 +60,7 @@ func testRunCmd(url, out string) *RunCmd {
 		QueueSize: 128, QueueBytes: 64 << 20, PingInterval: time.Second, StallTimeout: 10 * time.Second,
 		BackoffMin: 5 * time.Millisecond, BackoffMax: 50 * time.Millisecond, ReconnectDelay: 5 * time.Millisecond,
 		CloseTimeout: 5 * time.Second,
-		Fsync:        "batch", MaxPendingRows: 200_000, MemoryLimit: "0",
+		Fsync:        "batch", MaxPendingRows: 200_000, MaxPendingBytes: 256 << 20, BatchBytes: 32 << 20, MemoryLimit: "0",
 		MaxMessageBytes: 16 << 20, StatsInterval: 0,
 	}
 }
