@@ -211,3 +211,34 @@ func TestBinarySIGTERMUnderFlood(t *testing.T) {
 		t.Fatalf("exit %v, %d messages lost; log:\n%s", err, lost, stderr.String())
 	}
 }
+
+// SIGTERM while the handshake hangs (the server accepts TCP, reads the
+// upgrade request and never answers) stops the binary promptly, exit 0.
+func TestBinarySIGTERMDuringHangingHandshake(t *testing.T) {
+	bin := buildBinary(t)
+	srv := streamtest.NewSilent(t)
+	cmd := exec.Command(bin, "-u", srv.URL, "-o", filepath.Join(t.TempDir(), "data"), "--log-format", "json")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	<-srv.Requested
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	select {
+	case err := <-exited:
+		t.Logf("exited %v after SIGTERM", time.Since(start).Round(time.Millisecond))
+		if err != nil {
+			t.Fatalf("exit: %v; log:\n%s", err, stderr.String())
+		}
+	case <-time.After(stopGuard):
+		cmd.Process.Kill()
+		<-exited
+		t.Fatalf("still running %v after SIGTERM; log:\n%s", stopGuard, stderr.String())
+	}
+}
