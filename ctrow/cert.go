@@ -33,7 +33,7 @@ var ErrNotCertificate = errors.New("not an X.509 certificate")
 //	TBSCertificate ::= SEQUENCE { [0] version, serial, signature, issuer,
 //	    validity, subject, ... }
 //
-// Anything after the subject is left to the x509 parser. A malformed
+// Anything after the subject is left to readExtensions. A malformed
 // validity leaves the times zero rather than failing, as a time the servers
 // cannot read is null to readers too.
 func readFront(der []byte) (front, error) {
