@@ -267,6 +267,9 @@ func (d *Decoder) chainNames(v *fastjson.Value) error {
 		}
 		d.chain = append(d.chain, name)
 	}
+	if d.chain == nil {
+		d.chain = [][]byte{} // "chain":[] is an empty list, not null, on every decoder
+	}
 	d.u.ChainNames = d.chain
 	return nil
 }

@@ -124,3 +124,35 @@ func FuzzDecode(f *testing.F) {
 		}
 	})
 }
+
+// "chain":[] decodes to an empty list, never null, whether or not the
+// decoder has seen a chain before: the row must not depend on the
+// messages that came earlier.
+func TestDecodeEmptyChainSameOnEveryDecoder(t *testing.T) {
+	empty := []byte(`{"message_type":"certificate_update","data":{"leaf_cert":{},"chain":[]}}`)
+	withChain := []byte(`{"message_type":"certificate_update","data":{"leaf_cert":{},"chain":[{"subject":{"aggregated":"/CN=R1"}}]}}`)
+	for _, tt := range []struct {
+		name  string
+		first []byte // decoded before the message under test, or nil
+	}{
+		{"fresh decoder", nil},
+		{"after a chain", withChain},
+		{"after an empty chain", empty},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var dec stream.Decoder
+			if tt.first != nil {
+				if _, err := dec.Decode(tt.first); err != nil {
+					t.Fatal(err)
+				}
+			}
+			u, err := dec.Decode(empty)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.ChainNames == nil || len(u.ChainNames) != 0 {
+				t.Fatalf("chain_subjects %#v, want an empty list", u.ChainNames)
+			}
+		})
+	}
+}
