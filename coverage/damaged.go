@@ -1,23 +1,12 @@
 package coverage
 
 import (
-	"bytes"
-	"crypto/sha1"
-	"crypto/sha256"
 	"encoding/hex"
 	"strings"
 
 	"github.com/apache/arrow-go/v18/arrow"
 	"github.com/apache/arrow-go/v18/arrow/array"
-)
-
-// The digests of empty input. No certificate has them: a row carrying one
-// was sent by a server that hashed a DER it did not have
-// (certstream-server-go 1.9 does so for every precertificate of a
-// static-CT log).
-var (
-	EmptySHA1   = sha1.Sum(nil)      // da39a3ee5e6b4b0d3255bfef95601890afd80709
-	EmptySHA256 = sha256.Sum256(nil) // e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855
+	"github.com/certstream-arrow/certstream-arrow/stream"
 )
 
 // Damaged reports whether a certificate row, given its fingerprint (SHA-1),
@@ -34,7 +23,7 @@ var (
 // writes a second row for a key the dataset holds); sealing repairs them
 // from the log.
 func Damaged(sha1Sum, sha256Sum, der []byte) bool {
-	if bytes.Equal(sha1Sum, EmptySHA1[:]) || bytes.Equal(sha256Sum, EmptySHA256[:]) {
+	if stream.IsEmptyDigest(sha1Sum, sha256Sum) {
 		return true
 	}
 	return len(sha1Sum) == 0 && len(sha256Sum) == 0 && len(der) == 0

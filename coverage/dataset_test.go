@@ -49,7 +49,7 @@ func planted() []*stream.Update {
 		u := row(logA, i)
 		switch {
 		case i >= 160 && i < 170: // certstream-server-go 1.9: digests of empty input, no DER
-			u.SHA1, u.SHA256 = coverage.EmptySHA1[:], coverage.EmptySHA256[:]
+			u.SHA1, u.SHA256 = stream.EmptySHA1[:], stream.EmptySHA256[:]
 		case i >= 170 && i < 173: // the same, once the decoder stores them as null
 			u.SHA1, u.SHA256 = nil, nil
 		}
@@ -70,7 +70,7 @@ func planted() []*stream.Update {
 		case i < 1005: // full feed without digests: DER only, whole
 			u.DER, u.SHA1, u.SHA256 = []byte("der"), nil, nil
 		case i == 1005: // one empty digest is enough to be damaged
-			u.SHA256 = coverage.EmptySHA256[:]
+			u.SHA256 = stream.EmptySHA256[:]
 		}
 		rows = append(rows, u)
 	}
@@ -246,9 +246,9 @@ func TestDamaged(t *testing.T) {
 		{"full", real1[:], real2[:], []byte("der"), false},
 		{"DER only", nil, nil, []byte("der"), false},
 		{"one digest only", real1[:], nil, nil, false},
-		{"empty digests (go 1.9 static-CT precert)", coverage.EmptySHA1[:], coverage.EmptySHA256[:], nil, true},
-		{"empty SHA-1 beside a real SHA-256", coverage.EmptySHA1[:], real2[:], nil, true},
-		{"empty SHA-256 beside DER", real1[:], coverage.EmptySHA256[:], []byte("der"), true},
+		{"empty digests (go 1.9 static-CT precert)", stream.EmptySHA1[:], stream.EmptySHA256[:], nil, true},
+		{"empty SHA-1 beside a real SHA-256", stream.EmptySHA1[:], real2[:], nil, true},
+		{"empty SHA-256 beside DER", real1[:], stream.EmptySHA256[:], []byte("der"), true},
 		{"nothing", nil, nil, nil, true},
 		{"empty DER", nil, nil, []byte{}, true},
 	} {

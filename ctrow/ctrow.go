@@ -39,11 +39,13 @@
 //     when the Entry's Chain is nil, [] when it is empty.
 //   - cert_index, update_type ("X509LogEntry", "PrecertLogEntry"),
 //     source_url and source_name from the Entry and LogInfo; cert_link as
-//     LogInfo.Link says; submitted_at is the entry's own timestamp (the
-//     Rust servers' submission_timestamp).
+//     LogInfo.Link says; submitted_at and entry_timestamp are the entry's
+//     own timestamp (the Rust servers' submission_timestamp).
 //
 // Deliberate differences from what a server sends, each for a reason:
 //
+//   - provenance is backfill, not stream: it tells a user which rows
+//     the feed lost.
 //   - seen is null: no server saw the entry. The caller, which knows when
 //     and how it fetched the entry, may set Seen and must set ReceivedAt.
 //   - A certificate the servers' parser rejects but whose TBSCertificate
@@ -130,6 +132,8 @@ func Update(e Entry, log LogInfo) (*stream.Update, error) {
 		SourceURL:    text(log.URL),
 		SourceName:   text(log.Name),
 		SubmittedAt:  e.Time(),
+		EntryTime:    e.Time(),
+		Provenance:   stream.FromBackfill,
 		Subject:      f.subject.aggregated(),
 		SubjectCN:    f.subject.cn,
 		SubjectO:     f.subject.o,

@@ -86,7 +86,8 @@ func decoded(tb testing.TB, msg string) *stream.Update {
 		tb.Fatalf("decode server message: %v", err)
 	}
 	want := *u
-	want.Seen = time.Time{} // deliberate: no server saw a backfilled entry
+	want.Seen = time.Time{}               // deliberate: no server saw a backfilled entry
+	want.Provenance = stream.FromBackfill // what tells the two apart
 	return &want
 }
 

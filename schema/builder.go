@@ -22,7 +22,7 @@ type Builder struct {
 	digests [numColumns]*array.FixedSizeBinaryBuilder
 	width   [numColumns]int // of each digest column
 	times   [numColumns]*array.TimestampBuilder
-	seconds [numColumns]bool // timestamp columns in seconds rather than µs
+	units   [numColumns]arrow.TimeUnit // of each timestamp column
 	index   *array.Int64Builder
 	isCA    *array.BooleanBuilder
 	domains *array.LargeListBuilder
@@ -43,7 +43,7 @@ func NewBuilder(mem memory.Allocator, s *arrow.Schema) *Builder {
 			b.width[i] = fb.Type().(*arrow.FixedSizeBinaryType).ByteWidth
 		case *array.TimestampBuilder:
 			b.times[i] = fb
-			b.seconds[i] = fb.Type().(*arrow.TimestampType).Unit == arrow.Second
+			b.units[i] = fb.Type().(*arrow.TimestampType).Unit
 		}
 	}
 	b.index = b.rb.Field(colCertIndex).(*array.Int64Builder)
@@ -108,6 +108,18 @@ func (b *Builder) Append(u *stream.Update) {
 	b.appendStr(colDER, u.DER)
 	b.appendList(b.chain, u.ChainNames)
 	b.appendTime(colSubmittedAt, u.SubmittedAt)
+	b.appendTime(colEntryTimestamp, u.EntryTime)
+	b.appendProvenance(u.Provenance)
+}
+
+// provenances are the provenance column's values, by stream.Provenance.
+var provenances = [...][]byte{stream.FromStream: []byte("stream"), stream.FromBackfill: []byte("backfill")}
+
+func (b *Builder) appendProvenance(p stream.Provenance) {
+	if int(p) >= len(provenances) {
+		p = stream.FromStream
+	}
+	b.appendStr(colProvenance, provenances[p])
 }
 
 // NewRecordBatch returns the rows appended so far as a record batch and
@@ -181,11 +193,14 @@ func (b *Builder) appendTime(col int, t time.Time) {
 		tb.AppendNull()
 		return
 	}
-	if b.seconds[col] {
+	switch b.units[col] {
+	case arrow.Second:
 		tb.Append(arrow.Timestamp(t.Unix()))
-		return
+	case arrow.Millisecond:
+		tb.Append(arrow.Timestamp(t.UnixMilli()))
+	default:
+		tb.Append(arrow.Timestamp(t.UnixMicro()))
 	}
-	tb.Append(arrow.Timestamp(t.UnixMicro()))
 }
 
 func (b *Builder) appendList(lb *array.LargeListBuilder, items [][]byte) {

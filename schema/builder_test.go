@@ -91,9 +91,15 @@ func TestOddShapes(t *testing.T) {
 		{"nulls everywhere", `{"message_type":"certificate_update","data":{"update_type":null,"leaf_cert":{"subject":null,"issuer":{"CN":null},"all_domains":null,"not_before":null,"not_after":null,"is_ca":null,"as_der":null},"cert_index":null,"seen":null,"source":null,"chain":null}}`,
 			func(t *testing.T, r archivetest.Row) {
 				for col, v := range r {
-					if col != "received_at" && v != nil {
+					if col != "received_at" && col != "provenance" && v != nil {
 						t.Errorf("%s = %v, want null", col, v)
 					}
+				}
+			}},
+		{"damaged: digests of empty input and no DER", `{"message_type":"certificate_update","data":{"leaf_cert":{"fingerprint":"DA:39:A3:EE:5E:6B:4B:0D:32:55:BF:EF:95:60:18:90:AF:D8:07:09","sha256":"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"}}}`,
+			func(t *testing.T, r archivetest.Row) {
+				if r["fingerprint"] != nil || r["sha256"] != nil || r["provenance"] != "stream" {
+					t.Errorf("fingerprint %v sha256 %v provenance %v, want null digests from a stream", r["fingerprint"], r["sha256"], r["provenance"])
 				}
 			}},
 		{"empty leaf", `{"message_type":"certificate_update","data":{"leaf_cert":{}}}`,

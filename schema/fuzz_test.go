@@ -103,6 +103,7 @@ func rowOf(u *stream.Update) archivetest.Row {
 		"serial_number": str(u.Serial), "fingerprint": digest(u.SHA1, 20), "sha256": digest(u.SHA256, 32),
 		"signature_algorithm": str(u.SigAlg), "is_ca": nil, "as_der": nil,
 		"chain_subjects": list(u.ChainNames), "submitted_at": ts(u.SubmittedAt, time.Microsecond),
+		"entry_timestamp": ts(u.EntryTime, time.Millisecond), "provenance": u.Provenance.String(),
 	}
 	if u.HasCertIndex {
 		r["cert_index"] = u.CertIndex

@@ -14,7 +14,8 @@
 // Columns are only ever added, at the end, with a bump of Version; a name or
 // type never changes meaning, because users' saved queries depend on them.
 // Version 2 changed types once, before any release: version 1 stored
-// digests as colon-hex text and used 32-bit offsets.
+// digests as colon-hex text and used 32-bit offsets. Version 3 added
+// entry_timestamp and provenance at the end.
 package schema
 
 import (
@@ -23,7 +24,7 @@ import (
 
 // Version is the dataset schema version, stored in every file's metadata
 // under MetaSchemaVersion.
-const Version = "2"
+const Version = "3"
 
 // Keys of the schema metadata written into every file.
 const (
@@ -57,12 +58,15 @@ const (
 	colDER
 	colChainSubjects
 	colSubmittedAt
+	colEntryTimestamp
+	colProvenance
 	numColumns
 )
 
 var (
 	tsMicro  = &arrow.TimestampType{Unit: arrow.Microsecond, TimeZone: "UTC"}
 	tsSecond = &arrow.TimestampType{Unit: arrow.Second, TimeZone: "UTC"}
+	tsMilli  = &arrow.TimestampType{Unit: arrow.Millisecond, TimeZone: "UTC"}
 	text     = arrow.BinaryTypes.LargeString
 	textList = arrow.LargeListOf(text)
 	sha1Type = &arrow.FixedSizeBinaryType{ByteWidth: 20}
@@ -96,6 +100,9 @@ var fields = [numColumns]arrow.Field{
 	colDER:           {Name: "as_der", Type: arrow.BinaryTypes.LargeBinary, Nullable: true}, // leaf DER; full stream only
 	colChainSubjects: {Name: "chain_subjects", Type: textList, Nullable: true},              // subject DN of each chain cert
 	colSubmittedAt:   {Name: "submitted_at", Type: tsMicro, Nullable: true},                 // Rust servers' submission_timestamp
+	// Version 3.
+	colEntryTimestamp: {Name: "entry_timestamp", Type: tsMilli, Nullable: true}, // the CT entry's own timestamp, when known
+	colProvenance:     {Name: "provenance", Type: text},                         // stream | backfill
 }
 
 // New returns the dataset schema, with the schema and program versions in

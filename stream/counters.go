@@ -21,6 +21,7 @@ type Counters struct {
 	LastFrameAt      atomic.Int64 // Unix nanoseconds of the last frame or pong; 0 before the first
 
 	Certificates  atomic.Int64 // certificate_update messages decoded
+	Damaged       atomic.Int64 // of which sent with digests of empty input (stored as null)
 	DomainEntries atomic.Int64 // dns_entries messages decoded
 	Heartbeats    atomic.Int64
 
@@ -33,11 +34,14 @@ var reasons = [...]Reason{
 	ReasonMissingLeaf, ReasonWrongType, ReasonOversize,
 }
 
-// Decoded counts a successfully decoded message of kind k.
-func (c *Counters) Decoded(k Kind) {
-	switch k {
+// Decoded counts a successfully decoded message, and whether it was damaged.
+func (c *Counters) Decoded(u *Update) {
+	switch u.Kind {
 	case KindCertificate:
 		c.Certificates.Add(1)
+		if u.Damaged {
+			c.Damaged.Add(1)
+		}
 	case KindDomains:
 		c.DomainEntries.Add(1)
 	case KindHeartbeat:

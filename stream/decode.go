@@ -143,6 +143,9 @@ func (d *Decoder) certificate(data *fastjson.Value) error {
 	if u.SubmittedAt, err = timeOf(data.Get("submission_timestamp"), "submission_timestamp", false); err != nil {
 		return err
 	}
+	// The Rust servers' submission_timestamp is the entry's own
+	// (TimestampedEntry) timestamp, in milliseconds.
+	u.EntryTime = u.SubmittedAt.Truncate(time.Millisecond)
 	if u.CertIndex, u.HasCertIndex, err = intOf(data.Get("cert_index"), "cert_index"); err != nil {
 		return err
 	}
@@ -176,6 +179,7 @@ func (d *Decoder) leaf(leaf *fastjson.Value) error {
 	}
 	u.SHA1 = parseDigest(d.sha1[:], u.SHA1)
 	u.SHA256 = parseDigest(d.sha256[:], u.SHA256)
+	dropEmptyDigests(u)
 	if u.NotBefore, err = timeOf(leaf.Get("not_before"), "leaf_cert.not_before", true); err != nil {
 		return err
 	}
@@ -230,10 +234,11 @@ func (d *Decoder) leafDER(v *fastjson.Value) error {
 		d.der = make([]byte, n)
 	}
 	n, err = base64.StdEncoding.Decode(d.der[:n], b64)
-	if err != nil {
+	if err != nil || n == 0 {
 		return nil
 	}
 	d.u.DER = d.der[:n]
+	d.u.Damaged = false // the digests come from the DER itself
 	if d.u.SHA1 == nil {
 		d.sha1 = sha1.Sum(d.u.DER)
 		d.u.SHA1 = d.sha1[:]

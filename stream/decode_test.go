@@ -156,3 +156,42 @@ func TestDecodeEmptyChainSameOnEveryDecoder(t *testing.T) {
 		})
 	}
 }
+
+// A digest of empty input is never a certificate's (certstream-server-go
+// 1.9 sends them for static-CT precertificates, with no DER): both digests
+// become null and the update is marked damaged, unless the DER is there to
+// give the real ones.
+func TestDecodeEmptyInputDigests(t *testing.T) {
+	const sha1Empty = `"fingerprint":"DA:39:A3:EE:5E:6B:4B:0D:32:55:BF:EF:95:60:18:90:AF:D8:07:09"`
+	const sha256Empty = `"sha256":"E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"`
+	for _, tt := range []struct {
+		name        string
+		leaf        string
+		damaged     bool
+		wantDigests bool
+	}{
+		{"both empty, no DER", sha1Empty + `,` + sha256Empty, true, false},
+		{"sha256 empty only", sha256Empty, true, false},
+		{"empty digests, DER sent", sha1Empty + `,` + sha256Empty + `,"as_der":"MAA="`, false, true},
+		{"real digest", `"sha256":"00112233445566778899AABBCCDDEEFF00112233445566778899AABBCCDDEEFF"`, false, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			var dec stream.Decoder
+			u, err := dec.Decode([]byte(`{"message_type":"certificate_update","data":{"leaf_cert":{` + tt.leaf + `}}}`))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if u.Damaged != tt.damaged || (u.SHA256 != nil) != tt.wantDigests {
+				t.Fatalf("damaged %v sha256 %x, want damaged %v and digests %v", u.Damaged, u.SHA256, tt.damaged, tt.wantDigests)
+			}
+			if stream.IsEmptyDigest(u.SHA1, u.SHA256) {
+				t.Fatalf("an empty-input digest was kept: %x %x", u.SHA1, u.SHA256)
+			}
+			var c stream.Counters
+			c.Decoded(u)
+			if got := c.Damaged.Load() == 1; got != tt.damaged {
+				t.Fatalf("counted damaged %v, want %v", got, tt.damaged)
+			}
+		})
+	}
+}

@@ -47,6 +47,23 @@ const (
 	BoolTrue
 )
 
+// Provenance says where a row came from.
+type Provenance uint8
+
+// The sources of a row. The zero value is the CertStream feed.
+const (
+	FromStream   Provenance = iota // a CertStream server sent it
+	FromBackfill                   // fetched from the CT log itself
+)
+
+// String returns the provenance column's value.
+func (p Provenance) String() string {
+	if p == FromBackfill {
+		return "backfill"
+	}
+	return "stream"
+}
+
 // Update is one decoded CertStream message.
 //
 // Byte slices alias the Decoder's buffers and stay valid only until the next
@@ -66,6 +83,9 @@ type Update struct {
 	SourceName   []byte
 	Seen         time.Time
 	SubmittedAt  time.Time // Rust servers' submission_timestamp
+	EntryTime    time.Time // the CT log entry's own timestamp (ms), when known
+	Provenance   Provenance
+	Damaged      bool // the server sent digests of empty input (now nil) for a certificate
 
 	Subject    []byte // leaf_cert.subject.aggregated
 	SubjectCN  []byte

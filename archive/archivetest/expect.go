@@ -53,13 +53,14 @@ func Expect(msg []byte) (Row, bool) {
 
 var columns = strings.Fields(`seen update_type cert_index cert_link source_url source_name domains subject subject_cn
 	subject_o issuer issuer_cn issuer_o not_before not_after serial_number fingerprint sha256 signature_algorithm
-	is_ca as_der chain_subjects submitted_at`)
+	is_ca as_der chain_subjects submitted_at entry_timestamp provenance`)
 
 func emptyRow() Row {
 	row := Row{}
 	for _, c := range columns {
 		row[c] = nil
 	}
+	row["provenance"] = "stream"
 	return row
 }
 
@@ -67,6 +68,7 @@ func certRow(data, leaf map[string]any) Row {
 	row := emptyRow()
 	row["seen"] = tsOf(data["seen"], time.Microsecond)
 	row["submitted_at"] = tsOf(data["submission_timestamp"], time.Microsecond)
+	row["entry_timestamp"] = tsOf(data["submission_timestamp"], time.Millisecond)
 	row["update_type"] = strOf(data["update_type"])
 	if n, ok := data["cert_index"].(json.Number); ok {
 		v, _ := n.Int64()
@@ -91,6 +93,9 @@ func certRow(data, leaf map[string]any) Row {
 	}
 	row["fingerprint"] = digestOf(sent, sha1.Size)
 	row["sha256"] = digestOf(leaf["sha256"], sha256.Size)
+	if row["fingerprint"] == emptySHA1 || row["sha256"] == emptySHA256 {
+		row["fingerprint"], row["sha256"] = nil, nil // digests of nothing: the row is damaged
+	}
 	row["not_before"] = tsOf(leaf["not_before"], time.Second)
 	row["not_after"] = tsOf(leaf["not_after"], time.Second)
 	if s, ok := leaf["as_der"].(string); ok {
@@ -177,6 +182,12 @@ func tsOf(v any, unit time.Duration) any {
 	}
 	return Time(f, unit)
 }
+
+// Digests of empty input, as digestOf returns them.
+const (
+	emptySHA1   = "DA39A3EE5E6B4B0D3255BFEF95601890AFD80709"
+	emptySHA256 = "E3B0C44298FC1C149AFBF4C8996FB92427AE41E4649B934CA495991B7852B855"
+)
 
 var hexPairs = regexp.MustCompile(`^[0-9A-Fa-f]{2}(:?[0-9A-Fa-f]{2})*$`)
 

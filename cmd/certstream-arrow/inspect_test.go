@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
-	"github.com/certstream-arrow/certstream-arrow/coverage"
 	"github.com/certstream-arrow/certstream-arrow/schema"
 	"github.com/certstream-arrow/certstream-arrow/stream"
 )
@@ -31,7 +30,7 @@ func TestInspect(t *testing.T) {
 	add := func(url string, idx int64, seen time.Time) {
 		sha := sum[:]
 		if url == "https://a.example/" && idx >= 90 && idx < 94 { // certstream-server-go 1.9's static-CT precertificates
-			sha = coverage.EmptySHA256[:]
+			sha = stream.EmptySHA256[:]
 		}
 		ds.Append(&stream.Update{Kind: stream.KindCertificate, ReceivedAt: hour.Add(2 * time.Hour), Seen: seen,
 			SourceURL: []byte(url), SourceName: []byte("log " + url), CertIndex: idx, HasCertIndex: true, SHA256: sha})

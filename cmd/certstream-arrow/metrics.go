@@ -98,6 +98,7 @@ var metricHelp = map[string]string{
 	"messages_archived_total":   "Messages turned into rows (certificate_update and dns_entries).",
 	"messages_skipped_total":    "Messages not archived, by reason.",
 	"heartbeats_total":          "Heartbeat messages received.",
+	"messages_damaged_total":    "Certificates sent with digests of empty input and no DER (stored with null digests; backfill or sealing repairs them from the log).",
 	"reconnects_total":          "Successful connections after the first.",
 	"connection_failures_total": "Failed connection attempts and dropped connections.",
 	"connected":                 "1 while connected to the server.",
@@ -140,6 +141,7 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	counter("received_bytes_total", c.Bytes.Load())
 	counter("messages_archived_total", c.Certificates.Load()+c.DomainEntries.Load())
 	counter("heartbeats_total", c.Heartbeats.Load())
+	counter("messages_damaged_total", c.Damaged.Load())
 	counter("reconnects_total", max(c.Connects.Load()-1, 0))
 	counter("connection_failures_total", c.FailedAttempts.Load())
 	gauge("connected", b2f(c.ConnectedSince.Load() != 0))

@@ -93,7 +93,7 @@ func (p *pipeline) handle(f stream.Frame) {
 		p.log.Debug("message skipped", "reason", reason, "err", err, "bytes", len(f.Data))
 		return
 	}
-	counters.Decoded(u.Kind)
+	counters.Decoded(u)
 	if p.log.Enabled(context.Background(), levelTrace) {
 		p.log.Log(context.Background(), levelTrace, "message", "kind", u.Kind, "bytes", len(f.Data),
 			"cert_index", u.CertIndex, "source", string(u.SourceName), "domains", len(u.Domains))
@@ -141,7 +141,7 @@ func (p *pipeline) logStats(now time.Time) {
 		}
 	}
 	p.log.Info("stats",
-		"rows_per_s", int64(rate+0.5), "certificates", c.Certificates.Load(), "domain_entries", c.DomainEntries.Load(),
+		"rows_per_s", int64(rate+0.5), "certificates", c.Certificates.Load(), "damaged", c.Damaged.Load(), "domain_entries", c.DomainEntries.Load(),
 		"heartbeats", c.Heartbeats.Load(), "skipped_total", c.SkippedTotal(), slog.Group("skipped", skipped...),
 		"rows_written", a.Rows.Load(), "rows_pending", a.RowsPending.Load(), "rows_dropped", a.RowsDropped.Load(),
 		"writing", a.Writing.Load(), "write_errors", a.WriteErrors.Load(), "files_published", a.FilesPublished.Load(),

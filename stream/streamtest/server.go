@@ -244,7 +244,10 @@ func NewReplay(frames []Frame) *Replay {
 // Synced is closed once the client has read every frame.
 func (r *Replay) Synced() <-chan struct{} { return r.synced }
 
-// Session serves one connection.
+// Session serves one connection. Its reader runs from the start, so that
+// it answers the client's close frame as a real server does: with a close
+// frame, after which it sends nothing more (the rest of the script waits
+// for the next connection).
 func (r *Replay) Session(conn *websocket.Conn, _ int) {
 	dial := r.dials.Add(1)
 	r.mu.Lock()
@@ -255,11 +258,21 @@ func (r *Replay) Session(conn *websocket.Conn, _ int) {
 		}
 		return nil
 	})
+	var stalled atomic.Bool
+	conn.SetPingHandler(func(data string) error {
+		if stalled.Load() {
+			return nil // a stalled server answers nothing
+		}
+		_ = conn.WriteControl(websocket.PongMessage, []byte(data), time.Now().Add(time.Second))
+		return nil
+	})
+	gone := Hold(conn)
 	for ; r.next < len(r.frames); r.next++ {
 		f := r.frames[r.next]
 		if f.Fault != 0 {
 			r.next++
-			r.fault(conn, f.Fault, dial)
+			stalled.Store(f.Fault == Stall)
+			r.fault(conn, f.Fault, dial, gone)
 			return
 		}
 		if err := Send(conn, []Frame{f}); err != nil {
@@ -269,24 +282,23 @@ func (r *Replay) Session(conn *websocket.Conn, _ int) {
 			time.Sleep(r.paceSleep)
 		}
 	}
-	gone := Hold(conn)
 	_ = conn.WriteControl(websocket.PingMessage, []byte("synced"), time.Now().Add(10*time.Second))
 	<-gone
 }
 
-func (r *Replay) fault(conn *websocket.Conn, f Fault, dial int64) {
+// fault injects f; gone is closed when the client has left.
+func (r *Replay) fault(conn *websocket.Conn, f Fault, dial int64, gone <-chan struct{}) {
 	switch f {
 	case Drop:
 		conn.UnderlyingConn().Close()
 	case Stall:
-		// Neither read nor write: pings pile up unanswered. Wait for the
-		// client to dial again (the session lock keeps that new connection
-		// waiting until this one has ended), or give up after a minute.
+		// Send nothing and answer no ping. Wait for the client to dial
+		// again (the session lock keeps that new connection waiting until
+		// this one has ended), or give up after a minute.
 		for i := 0; r.dials.Load() == dial && i < 6000; i++ {
 			time.Sleep(10 * time.Millisecond)
 		}
 	case Oversize:
-		gone := Hold(conn)
 		_ = conn.WriteMessage(websocket.TextMessage, make([]byte, 1<<20))
 		<-gone
 	}
