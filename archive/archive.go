@@ -79,17 +79,22 @@ const (
 	// BySeen partitions by the server's data.seen, falling back to the
 	// receive time when seen is missing or implausible.
 	BySeen
+	// ByEntry partitions by the CT entry's own timestamp (backfill),
+	// falling back like BySeen.
+	ByEntry
 )
 
-// ParsePartitionBy turns "received" or "seen" into a PartitionBy.
+// ParsePartitionBy turns "received", "seen" or "entry" into a PartitionBy.
 func ParsePartitionBy(s string) (PartitionBy, error) {
 	switch s {
 	case "received":
 		return ByReceived, nil
 	case "seen":
 		return BySeen, nil
+	case "entry":
+		return ByEntry, nil
 	}
-	return 0, fmt.Errorf("partition by %q: want received or seen", s)
+	return 0, fmt.Errorf("partition by %q: want received, seen or entry", s)
 }
 
 // Options configures a Dataset. Zero limits mean "no limit".

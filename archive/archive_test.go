@@ -193,12 +193,20 @@ func TestPartitionBy(t *testing.T) {
 		{"seen before CT existed", archive.BySeen, time.Unix(1, 0), "hour=2026-11-24T13"},
 		{"seen a day ahead", archive.BySeen, received.Add(25 * time.Hour), "hour=2026-11-24T13"},
 		{"seen slightly ahead", archive.BySeen, received.Add(time.Hour), "hour=2026-11-24T14"},
+		// ByEntry reads the entry's timestamp, not seen (set to the same
+		// value below, and checked to be ignored by the other modes).
+		{"entry", archive.ByEntry, received.Add(-30 * time.Hour), "hour=2026-11-23T07"},
+		{"entry missing", archive.ByEntry, time.Time{}, "hour=2026-11-24T13"},
+		{"entry a day ahead", archive.ByEntry, received.Add(25 * time.Hour), "hour=2026-11-24T13"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ds, _, root := open(t, func(o *archive.Options) { o.PartitionBy = tt.by })
 			u := update(1, received)
 			u.Seen = tt.seen
+			if tt.by == archive.ByEntry {
+				u.Seen, u.EntryTime = received.Add(-2*time.Hour), tt.seen
+			}
 			ds.Append(u)
 			if err := ds.Close(); err != nil {
 				t.Fatal(err)

@@ -77,10 +77,22 @@ func (d *Dataset) backlogFull() bool {
 // hourOf returns the UTC hour that places u.
 func (d *Dataset) hourOf(u *stream.Update) time.Time {
 	t := u.ReceivedAt
-	if d.opts.PartitionBy == BySeen && !u.Seen.Before(seenFloor) && u.Seen.Before(u.ReceivedAt.Add(seenMaxAhead)) {
-		t = u.Seen
+	switch d.opts.PartitionBy {
+	case BySeen:
+		t = plausible(u.Seen, u.ReceivedAt)
+	case ByEntry:
+		t = plausible(u.EntryTime, u.ReceivedAt)
 	}
 	return t.UTC().Truncate(time.Hour)
+}
+
+// plausible returns t, or received when t is missing, before CT existed,
+// or more than a day ahead of received.
+func plausible(t, received time.Time) time.Time {
+	if t.Before(seenFloor) || !t.Before(received.Add(seenMaxAhead)) {
+		return received
+	}
+	return t
 }
 
 // Tick does the work that is due at now: it retries failed writes when
