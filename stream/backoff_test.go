@@ -76,3 +76,16 @@ func repeat(n int64, times int) []int64 {
 	}
 	return s
 }
+
+// A --backoff-max below the reconnect delay caps it too.
+func TestRetryDelayCappedByMaxBackoff(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxBackoff = 50 * time.Millisecond
+	c := &Client{cfg: cfg}
+	var b backoff
+	for range 100 {
+		if d := c.retryDelay(&b, 1); d > cfg.MaxBackoff {
+			t.Fatalf("delay %v above MaxBackoff %v", d, cfg.MaxBackoff)
+		}
+	}
+}

@@ -29,7 +29,7 @@ type Config struct {
 	MaxQueueBytes    int64         // frame bytes queued for the consumer before the reader waits
 	MinBackoff       time.Duration
 	MaxBackoff       time.Duration
-	ReconnectDelay   time.Duration // after a connection that delivered data: retry in [d, 2d)
+	ReconnectDelay   time.Duration // after a connection that delivered data: retry in [d, 2d), at most MaxBackoff
 	MaxRetries       int           // retries after consecutive failed attempts before Run gives up; 0 retries forever
 	Logger           *slog.Logger
 }
@@ -172,7 +172,7 @@ func (c *Client) Run(ctx context.Context, out chan<- Frame) error {
 // delivered this many frames, and updates b.
 func (c *Client) retryDelay(b *backoff, delivered int64) time.Duration {
 	if delivered > 0 {
-		return b.delivered(c.cfg.ReconnectDelay)
+		return min(b.delivered(c.cfg.ReconnectDelay), c.cfg.MaxBackoff)
 	}
 	return b.failed(c.cfg.MinBackoff, c.cfg.MaxBackoff)
 }

@@ -44,7 +44,7 @@ type RunCmd struct {
 	StallTimeout    time.Duration `default:"75s" help:"Reconnect when the connection delivers nothing (no message, no pong) for this long."`
 	BackoffMin      time.Duration `default:"1s" help:"First reconnect delay ceiling; each failed attempt doubles it, with full jitter."`
 	BackoffMax      time.Duration `default:"60s" help:"Largest reconnect delay."`
-	ReconnectDelay  time.Duration `default:"100ms" help:"After a connection that delivered messages drops, reconnect after this delay plus up to as much again of jitter; the backoff starts over."`
+	ReconnectDelay  time.Duration `default:"100ms" help:"After a connection that delivered messages drops, reconnect after this delay plus up to as much again of jitter (at most --backoff-max); the backoff starts over."`
 	CloseTimeout    time.Duration `default:"5s" help:"On stop, how long to keep reading and archiving after sending the close frame, waiting for the server's."`
 	MaxRetries      int           `default:"0" help:"Give up when a connection attempt and this many retries after it have all failed (0: retry forever)."`
 	MaxMessageBytes ByteSize      `default:"16MiB" help:"Largest WebSocket message accepted, counted as read into memory; a larger one drops the connection (close 1009) and is counted."`
@@ -93,7 +93,7 @@ func (r *RunCmd) Validate() error {
 		{r.RotateAge >= 0, "--rotate-age must not be negative"},
 		{r.QueueSize >= 1 && r.QueueSize <= 1_000_000, "--queue-size must be between 1 and 1000000"},
 		{r.QueueBytes >= 64<<10, "--queue-bytes must be at least 64KiB"},
-		{r.ReconnectDelay >= time.Millisecond && r.ReconnectDelay <= r.BackoffMax, "--reconnect-delay must be at least 1ms and not above --backoff-max"},
+		{r.ReconnectDelay >= time.Millisecond && r.ReconnectDelay <= time.Minute, "--reconnect-delay must be between 1ms and 1m"},
 		{r.CloseTimeout >= 10*time.Millisecond && r.CloseTimeout <= 5*time.Minute, "--close-timeout must be between 10ms and 5m"},
 		{r.PingInterval >= 100*time.Millisecond, "--ping-interval must be at least 100ms"},
 		{r.StallTimeout > r.PingInterval, "--stall-timeout must be longer than --ping-interval"},
