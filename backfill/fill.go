@@ -59,7 +59,9 @@ type chunk struct {
 // limits; ds is used from the calling goroutine only. A log whose walk fails
 // (a fetch that exhausts its retries, data that does not verify) keeps the
 // rows it had before the failure, goes on with its next hole, and is named in
-// the returned error; the other logs go on. When ctx is cancelled Fill stops
+// the returned error; the other logs go on, and so does a log whose head
+// failed in Plan (skipped, and named in the error). A log the list does not
+// know is skipped and reported in the Summary, not an error. When ctx is cancelled Fill stops
 // and returns ctx's error with what it did so far.
 func Fill(ctx context.Context, ds *archive.Dataset, plans []LogPlan, opts Options) (Summary, error) {
 	opts = opts.withDefaults()
@@ -94,7 +96,7 @@ func Fill(ctx context.Context, ds *archive.Dataset, plans []LogPlan, opts Option
 		sum.Rows += ls.Rows
 		if ls.Err != nil {
 			ls.Error = ls.Err.Error()
-			if !ls.Skipped {
+			if !errors.Is(ls.Err, ErrUnknownLog) {
 				errs = append(errs, fmt.Errorf("backfill %s: %w", ls.SourceURL, ls.Err))
 			}
 		}

@@ -17,12 +17,13 @@ type CLI struct {
 	LogFormat string           `enum:"auto,text,json" default:"auto" help:"Log format: auto (coloured text on a terminal, JSON otherwise), text or json."`
 	Version   kong.VersionFlag `env:"-" help:"Print the version and exit."`
 
-	Run     RunCmd     `cmd:"" default:"withargs" help:"Archive a CertStream server into hourly Feather files (the default command)."`
-	Recover RecoverCmd `cmd:"" help:"Publish what crashed archivers left in temporary files under a dataset root, then exit."`
-	Inspect InspectCmd `cmd:"" help:"Summarise a dataset: hours, files, rows, bytes, time ranges, and per CT log the cert_index range, holes and duplicates."`
-	Import  ImportCmd  `cmd:"" help:"Archive a recorded capture (JSON lines; .zst, .gz or - for stdin) into the dataset, partitioned by seen."`
-	Serve   ServeCmd   `cmd:"" help:"Serve a capture, or generated messages, as a CertStream server on loopback: try the archiver offline."`
-	Bench   BenchCmd   `cmd:"" help:"Measure the archiver end to end against a loopback flood, next to a read-and-discard client."`
+	Run      RunCmd      `cmd:"" default:"withargs" help:"Archive a CertStream server into hourly Feather files (the default command)."`
+	Recover  RecoverCmd  `cmd:"" help:"Publish what crashed archivers left in temporary files under a dataset root, then exit."`
+	Inspect  InspectCmd  `cmd:"" help:"Summarise a dataset: hours, files, rows, bytes, time ranges, and per CT log the cert_index range, holes and duplicates."`
+	Backfill BackfillCmd `cmd:"" help:"Fetch from the CT logs the entries the dataset is missing, and publish them as rows with provenance backfill."`
+	Import   ImportCmd   `cmd:"" help:"Archive a recorded capture (JSON lines; .zst, .gz or - for stdin) into the dataset, partitioned by seen."`
+	Serve    ServeCmd    `cmd:"" help:"Serve a capture, or generated messages, as a CertStream server on loopback: try the archiver offline."`
+	Bench    BenchCmd    `cmd:"" help:"Measure the archiver end to end against a loopback flood, next to a read-and-discard client."`
 }
 
 func (c *CLI) options() []kong.Option {
