@@ -31,6 +31,9 @@ type LogSummary struct {
 	Unusable  int64         `json:"unusable"`    // entries no row could be made of (not a certificate)
 	Deferred  int64         `json:"deferred"`    // planned entries left for later: younger than Grace
 	Skipped   bool          `json:"skipped"`     // not filled: unknown log, or its head failed
+	Requests  int64         `json:"requests"`    // HTTP requests to the log, retries and Plan's included
+	Throttled int64         `json:"throttled"`   // answers 429 or 503
+	Retries   int64         `json:"retries"`
 	Err       error         `json:"-"`
 	Error     string        `json:"error,omitempty"`
 	Duration  time.Duration `json:"duration"`
@@ -166,6 +169,8 @@ func (w *walker) run(ctx context.Context) {
 		}
 	}
 	w.flush()
+	st := w.plan.client.Stats()
+	w.sum.Requests, w.sum.Throttled, w.sum.Retries = st.Requests, st.Throttled, st.Retries
 	w.sum.Err = errors.Join(errs...)
 	w.sum.Duration = w.opts.Now().Sub(w.start)
 }

@@ -32,7 +32,12 @@ type fixture struct {
 func newFixture(tb testing.TB, generated int) *fixture {
 	tb.Helper()
 	_, real := ctlogtest.LoadSnapshot(tb)
-	entries := append(real, ctlogtest.Generate(tb, generated)...)
+	return newFixtureOf(tb, append(real, ctlogtest.Generate(tb, generated)...))
+}
+
+// newFixtureOf serves entries (generated ones have timestamps base+i ms).
+func newFixtureOf(tb testing.TB, entries []ctlogtest.Entry) *fixture {
+	tb.Helper()
 	f := &fixture{entries: entries, rfc: ctlogtest.NewRFC6962(tb, entries), static: ctlogtest.NewStatic(tb, entries)}
 	f.listRaw = ctlogtest.ListJSON(f.rfc.Info, f.static.Info)
 	var err error
