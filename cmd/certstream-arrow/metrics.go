@@ -105,6 +105,9 @@ var metricHelp = map[string]string{
 	"last_message_age_seconds":  "Seconds since the last message or pong; -1 before the first.",
 	"queue_depth":               "Messages read and waiting to be decoded.",
 	"queue_full_waits_total":    "Messages the reader had to hold because the queue was full.",
+	"queue_bytes":               "Bytes held by read messages not yet decoded and written (bounded by --queue-bytes).",
+	"queue_bytes_waits_total":   "Messages the reader had to hold because the queued bytes reached --queue-bytes.",
+	"frames_after_close_total":  "Messages read after the client sent its close frame on stop (archived, not lost).",
 	"rows_written_total":        "Rows written to files.",
 	"rows_pending":              "Rows in memory, not yet written.",
 	"bytes_pending":             "Bytes of the rows in memory, not yet written.",
@@ -148,6 +151,9 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	gauge("last_message_age_seconds", lastMessageAge(c, time.Now()).Seconds())
 	gauge("queue_depth", float64(len(m.p.frames)))
 	counter("queue_full_waits_total", c.QueueFullWaits.Load())
+	gauge("queue_bytes", float64(c.QueuedBytes.Load()))
+	counter("queue_bytes_waits_total", c.QueueBytesWaits.Load())
+	counter("frames_after_close_total", c.FramesAfterClose.Load())
 	counter("rows_written_total", a.Rows.Load())
 	gauge("rows_pending", float64(a.RowsPending.Load()))
 	gauge("bytes_pending", float64(a.BytesPending.Load()))
