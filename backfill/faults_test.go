@@ -1,12 +1,14 @@
 package backfill_test
 
 import (
+	"errors"
 	"testing"
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive/archivetest"
 	"github.com/certstream-arrow/certstream-arrow/backfill"
 	"github.com/certstream-arrow/certstream-arrow/coverage"
+	"github.com/certstream-arrow/certstream-arrow/ctlog"
 	"github.com/certstream-arrow/certstream-arrow/ctlog/ctlogtest"
 )
 
@@ -89,5 +91,33 @@ func TestWindow(t *testing.T) {
 				t.Errorf("fetched %d, but the dataset holds other rows", total)
 			}
 		})
+	}
+}
+
+// A log whose head does not verify is skipped and makes Fill fail; the
+// other log is filled all the same.
+func TestBadHeadFails(t *testing.T) {
+	f := newFixture(t, 100)
+	root := t.TempDir()
+	f.stream(t, root, f.rfc, rng(0, 50))
+	f.stream(t, root, f.static, rng(0, 50))
+	f.static.SetFaults(ctlogtest.Faults{BadSignature: true, CorruptTile: -1})
+	opts := backfill.Options{Root: root, List: f.list, Client: fastClient}
+	ds := openBackfill(t, root, "backfill")
+	plans, err := backfill.Plan(t.Context(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum, err := backfill.Fill(t.Context(), ds, plans, opts)
+	if cerr := ds.Close(); cerr != nil {
+		t.Fatal(cerr)
+	}
+	if !errors.Is(err, ctlog.ErrVerification) {
+		t.Fatalf("fill: %v, want the static log's verification failure", err)
+	}
+	for _, l := range sum.Logs {
+		if bad := l.SourceURL == f.url(f.static); bad != l.Skipped || bad == (l.Rows == 90) {
+			t.Errorf("%s: skipped %v, %d rows", l.SourceURL, l.Skipped, l.Rows)
+		}
 	}
 }
