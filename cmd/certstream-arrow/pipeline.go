@@ -143,7 +143,7 @@ func (p *pipeline) logStats(now time.Time) {
 	p.log.Info("stats",
 		"rows_per_s", int64(rate+0.5), "certificates", c.Certificates.Load(), "damaged", c.Damaged.Load(), "domain_entries", c.DomainEntries.Load(),
 		"heartbeats", c.Heartbeats.Load(), "skipped_total", c.SkippedTotal(), slog.Group("skipped", skipped...),
-		"rows_written", a.Rows.Load(), "rows_pending", a.RowsPending.Load(), "rows_dropped", a.RowsDropped.Load(),
+		"rows_written", a.Rows.Load(), "rows_pending", a.RowsPending.Load(), "bytes_pending", a.BytesPending.Load(), "rows_dropped", a.RowsDropped.Load(),
 		"writing", a.Writing.Load(), "write_errors", a.WriteErrors.Load(), "files_published", a.FilesPublished.Load(),
 		"bytes_published", a.BytesPublished.Load(), "frames", c.Frames.Load(), "bytes_received", c.Bytes.Load(),
 		"reconnects", max(c.Connects.Load()-1, 0), "failed_attempts", c.FailedAttempts.Load(),
