@@ -14,7 +14,8 @@ import (
 
 // ErrVerification wraps every refusal of data that does not check against
 // the log's key or its signed tree: a bad STH or checkpoint signature, a
-// tile whose hashes do not match, an issuer that does not hash to its
+// tile whose hashes do not match, a get-entries page or audit path that
+// does not lead to the STH's root, an issuer that does not hash to its
 // fingerprint, a leaf at the wrong index.
 var ErrVerification = errors.New("ctlog: verification failed")
 
@@ -100,7 +101,7 @@ type Stats struct {
 	Retries        int64
 	Throttled      int64 // 429 and 503 answers
 	Bytes          int64 // response body bytes received, before gzip decoding
-	VerifyFailures int64 // STHs, checkpoints, tiles, issuers refused
+	VerifyFailures int64 // STHs, checkpoints, tiles, get-entries pages, issuers refused
 	Entries        int64 // entries handed to callers
 }
 
@@ -194,7 +195,7 @@ func (c *Client) Entries(ctx context.Context, tree Tree, start, end int64, fn fu
 	if c.log.Tiled {
 		return c.tiledEntries(ctx, tree, start, end, counted)
 	}
-	return c.rfc6962Entries(ctx, start, end, counted)
+	return c.rfc6962Entries(ctx, tree, start, end, counted)
 }
 
 // refuse counts a verification failure and returns it wrapped.

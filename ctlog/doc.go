@@ -8,7 +8,10 @@
 //
 //	Head:    GET get-sth | checkpoint --> signature checked against Log.Key --> Tree
 //	Entries: Tree, [start,end)
-//	  RFC 6962:  get-entries?start&end --(short pages: ask again from where the answer stopped)--> parse --> fn
+//	  RFC 6962:  get-entries?start&end --(short pages: ask again from where the answer stopped)
+//	             --> leaf hashes + audit path of the page's last leaf (get-proof-by-hash; and of its
+//	                 first leaf when the walk does not start at 0) checked against Tree.RootHash
+//	             --> parse --> fn
 //	  static-CT: tile/data/N[.p/W] --(prefetched, MaxInFlight at a time)--> gunzip --> parse TileLeafs
 //	             --> leaf hashes checked against tile/1/.. hash tiles, themselves checked against Tree.RootHash
 //	             --> issuers by fingerprint (sha256 checked, cached) --> fn, in index order
@@ -33,10 +36,26 @@
 //     from it is handed back. Each leaf's leaf_index extension must equal
 //     its position. Issuer certificates must hash to the fingerprint they
 //     were asked for.
-//   - RFC 6962: the STH is verified, but get-entries answers are NOT checked
-//     against it (that needs two inclusion proofs per page); entries are
-//     only checked to parse, to be of a known type, and not to exceed the
+//   - RFC 6962: every entry handed back is proven to be in the signed
+//     tree, at its index. Each get-entries page is tied to the STH's root
+//     by a range proof (see pageRange in verify.go): the leaf hashes of
+//     the page, the hashes of [0, start) already verified, and the
+//     audit path of the page's last leaf must lead to the root. That
+//     costs one get-proof-by-hash per page, one more for the first page
+//     when a walk does not start at 0, none for a page that ends the
+//     tree. A page with a changed, reordered, missing or foreign entry,
+//     or an audit path that does not lead to the root, is refused and
+//     counted, and nothing from it is handed back; earlier pages were.
+//     A leaf logged twice is proven by index (get-entry-and-proof).
+//     Entries must also parse, be of a known type, and not exceed the
 //     range asked for.
+//   - Not covered by the Merkle tree, so not verified: an entry's chain
+//     (RFC 6962 extra_data; which issuers a static-CT leaf names, though
+//     each must hash to its fingerprint), and for a precertificate entry
+//     the pre-certificate itself (LeafDER), of which the tree only holds
+//     the TBS (Entry.TBS) and the issuer key hash.
+//     Successive tree heads are not checked for consistency with each
+//     other: each Tree is trusted on its signature alone.
 //   - Certificates themselves are never parsed or validated here.
 //
 // # Entry contract

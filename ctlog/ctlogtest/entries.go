@@ -3,7 +3,8 @@
 // (c2sp.org/static-ct-api), each a real HTTP peer on loopback
 // (httptest), serving the same entries, signing tree heads with a fresh
 // ECDSA P-256 key, with fault knobs (short pages, 429 with Retry-After,
-// 503, slow answers, a corrupted tile, a bad signature).
+// 503, slow answers, a corrupted tile, a bad signature, tampered
+// get-entries pages and audit paths).
 //
 // Entries come from the real CT entries in ../shared/testdata (read in
 // place, never copied into the repository) or are generated for volume.

@@ -32,6 +32,8 @@ type Faults struct {
 	NoPartialData bool          // static-CT: partial data tiles answer 404
 	PlainGzip     bool          // static-CT: gzip data tiles without Content-Encoding
 	WrongIssuer   bool          // static-CT: answer issuer requests with another certificate
+	Tamper        Tamper        // RFC 6962: falsify answers at entry TamperAt (TamperNone: don't)
+	TamperAt      int64
 }
 
 // Log is a fake CT log on loopback. Safe for concurrent use.
@@ -40,8 +42,9 @@ type Log struct {
 	Info   *ctlog.Log // what a log list says of it: pass to ctlog.NewClient
 
 	entries []Entry
-	leaves  [][]byte    // MerkleTreeLeaf of each entry
-	hashes  []tlog.Hash // stored hashes of the whole tree (tlog layout)
+	leaves  [][]byte            // MerkleTreeLeaf of each entry
+	hashes  []tlog.Hash         // stored hashes of the whole tree (tlog layout)
+	byHash  map[tlog.Hash]int64 // leaf hash -> first index holding it
 	issuers map[[32]byte][]byte
 	key     *ecdsa.PrivateKey
 	other   *ecdsa.PrivateKey // signs when Faults.BadSignature
@@ -67,11 +70,14 @@ func NewStatic(tb testing.TB, entries []Entry) *Log {
 
 func newLog(tb testing.TB, entries []Entry, tiled bool) *Log {
 	tb.Helper()
-	l := &Log{entries: entries, issuers: map[[32]byte][]byte{}, size: int64(len(entries))}
+	l := &Log{entries: entries, issuers: map[[32]byte][]byte{}, byHash: map[tlog.Hash]int64{}, size: int64(len(entries))}
 	l.faults.CorruptTile = -1
 	l.key, l.other = newKey(tb), newKey(tb)
 	for i, e := range entries {
 		l.leaves = append(l.leaves, merkleLeaf(e, int64(i), tiled))
+		if _, dup := l.byHash[tlog.RecordHash(l.leaves[i])]; !dup {
+			l.byHash[tlog.RecordHash(l.leaves[i])] = int64(i)
+		}
 		for _, c := range e.Chain {
 			l.issuers[sha256.Sum256(c)] = c
 		}

@@ -2,6 +2,7 @@ package ctlogtest
 
 import (
 	"crypto/ecdsa"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"strconv"
@@ -15,6 +16,8 @@ import (
 func (l *Log) routeRFC6962(mux *http.ServeMux) {
 	mux.HandleFunc("GET /ct/v1/get-sth", l.getSTH)
 	mux.HandleFunc("GET /ct/v1/get-entries", l.getEntries)
+	mux.HandleFunc("GET /ct/v1/get-proof-by-hash", l.getProofByHash)
+	mux.HandleFunc("GET /ct/v1/get-entry-and-proof", l.getEntryAndProof)
 }
 
 // signSTH returns the TLS-encoded DigitallySigned of an RFC 6962 tree head.
@@ -74,7 +77,76 @@ func (l *Log) getEntries(w http.ResponseWriter, r *http.Request) {
 		}
 		resp.Entries = append(resp.Entries, ct.LeafEntry{LeafInput: l.leaves[i], ExtraData: extra})
 	}
+	resp.Entries = l.tamperPage(f, start, resp.Entries)
 	writeJSON(w, resp)
+}
+
+// getProofByHash answers RFC 6962 section 4.5: the audit path of the first
+// leaf with the given hash in the tree of tree_size leaves, 404 if none.
+func (l *Log) getProofByHash(w http.ResponseWriter, r *http.Request) {
+	hash, err := base64.StdEncoding.DecodeString(r.FormValue("hash"))
+	size, ok := l.treeSize(r)
+	if err != nil || len(hash) != tlog.HashSize || !ok {
+		http.Error(w, "bad hash or tree_size", http.StatusBadRequest)
+		return
+	}
+	index, found := l.byHash[tlog.Hash(hash)]
+	if !found || index >= size {
+		http.Error(w, "no leaf with this hash in the tree", http.StatusNotFound)
+		return
+	}
+	path, err := l.auditPath(size, index)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, ct.GetProofByHashResponse{LeafIndex: index, AuditPath: path})
+}
+
+// getEntryAndProof answers RFC 6962 section 4.8: one entry by index, with
+// its audit path in the tree of tree_size leaves.
+func (l *Log) getEntryAndProof(w http.ResponseWriter, r *http.Request) {
+	index, err := strconv.ParseInt(r.FormValue("leaf_index"), 10, 64)
+	size, ok := l.treeSize(r)
+	if err != nil || !ok || index < 0 || index >= size {
+		http.Error(w, "bad leaf_index or tree_size", http.StatusBadRequest)
+		return
+	}
+	extra, err := extraData(l.entries[index])
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	path, err := l.auditPath(size, index)
+	if err != nil {
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
+	writeJSON(w, ct.GetEntryAndProofResponse{LeafInput: l.leaves[index], ExtraData: extra, AuditPath: path})
+}
+
+// treeSize reads tree_size: a tree of at least one leaf that the log holds.
+func (l *Log) treeSize(r *http.Request) (int64, bool) {
+	size, err := strconv.ParseInt(r.FormValue("tree_size"), 10, 64)
+	return size, err == nil && size >= 1 && size <= int64(len(l.entries))
+}
+
+// auditPath is the RFC 6962 PATH(index, D[0:size]), leaf end first, as
+// tlog computes it from the stored hashes.
+func (l *Log) auditPath(size, index int64) ([][]byte, error) {
+	p, err := tlog.ProveRecord(size, index, l.hashReader())
+	if err != nil {
+		return nil, err
+	}
+	f, _ := l.snapshot()
+	path := make([][]byte, len(p))
+	for i := range p {
+		path[i] = append([]byte(nil), p[i][:]...)
+		if f.Tamper == TamperProof {
+			path[i][0] ^= 0x01
+		}
+	}
+	return path, nil
 }
 
 // extraData is the recorded extra_data, or a CertificateChain or
