@@ -28,6 +28,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 	ct "github.com/google/certificate-transparency-go"
 	ctx509 "github.com/google/certificate-transparency-go/x509"
 )
@@ -48,28 +49,7 @@ type Entry struct {
 
 // SharedDir returns ../shared/testdata/<sub> beside the module root,
 // failing the test when it is missing (CI checks it out there).
-func SharedDir(tb testing.TB, sub string) string {
-	tb.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		tb.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			break
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			tb.Fatal("ctlogtest: go.mod not found above the working directory")
-		}
-		dir = parent
-	}
-	shared := filepath.Join(dir, "..", "shared", "testdata", sub)
-	if _, err := os.Stat(shared); err != nil {
-		tb.Fatalf("ctlogtest: shared test data missing: %v", err)
-	}
-	return shared
-}
+func SharedDir(tb testing.TB, sub string) string { return streamtest.SharedDir(tb, sub) }
 
 // Snapshot is one recorded entry of the parser snapshot.
 type Snapshot struct {
