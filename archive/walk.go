@@ -33,6 +33,10 @@ type Visitor struct {
 	// SetAside is told of each temporary file crash salvage could not read
 	// and set aside (.NAME.feather.bad); Walk does not read them.
 	SetAside func(PublishedFile)
+	// Hour, when set, selects the hour directories to read: one for
+	// whose hour it returns false is not even listed (a running
+	// archiver's background backfill reads only its recent hours).
+	Hour func(time.Time) bool
 }
 
 // Walk reads every published file under root (temporary files are not
@@ -56,6 +60,9 @@ func Walk(root string, v Visitor) ([]FileError, error) {
 			continue
 		}
 		hour, _ := time.Parse(HourFormat, strings.TrimPrefix(h.Name(), HourPrefix))
+		if v.Hour != nil && !v.Hour(hour) {
+			continue
+		}
 		files, err := fs.ReadDir(r.FS(), h.Name()) // sorted by name: chronological
 		if err != nil {
 			bad = append(bad, FileError{h.Name(), err})

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/certstream-arrow/certstream-arrow/archive"
 	"github.com/certstream-arrow/certstream-arrow/coverage"
 	"github.com/certstream-arrow/certstream-arrow/ctlog"
 )
@@ -39,6 +40,9 @@ type Options struct {
 	Grace time.Duration
 	// Client sets each log's request rate, concurrency and retries.
 	Client ctlog.Options
+	// Scan, when set, replaces coverage.Scan in Plan: a running archiver's
+	// background backfill scans only its recent hours (coverage.ScanRecent).
+	Scan func(root string) (*coverage.Dataset, []archive.FileError, error)
 	// Progress, when set, is updated by Fill as it goes.
 	Progress *Progress
 	Logger   *slog.Logger     // default discards

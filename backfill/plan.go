@@ -53,7 +53,11 @@ func Plan(ctx context.Context, opts Options) ([]LogPlan, error) {
 	if opts.List == nil {
 		return nil, errors.New("backfill: no log list")
 	}
-	cov, unreadable, err := coverage.Scan(opts.Root)
+	scan := opts.Scan
+	if scan == nil {
+		scan = coverage.Scan
+	}
+	cov, unreadable, err := scan(opts.Root)
 	if err != nil {
 		return nil, fmt.Errorf("coverage of %s: %w", opts.Root, err)
 	}
