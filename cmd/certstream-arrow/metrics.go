@@ -51,9 +51,10 @@ func (l *logIndexes) observe(source []byte, index int64) {
 // metrics exports the pipeline's counters to Prometheus. Counters are read
 // at scrape time from the atomics the pipeline already keeps.
 type metrics struct {
-	p     *pipeline
-	durs  durations
-	descs map[string]*prometheus.Desc
+	p        *pipeline
+	durs     durations
+	descs    map[string]*prometheus.Desc
+	backfill *backfillStats // nil without --backfill: its metrics are not shown
 }
 
 // durations are created before the dataset, which reports each batch
@@ -84,7 +85,7 @@ func newMetrics(p *pipeline, durs durations) *metrics {
 		switch name {
 		case "messages_skipped_total":
 			labels = []string{"reason"}
-		case "log_last_cert_index":
+		case "log_last_cert_index", "log_entries_held", "log_holes", "log_entries_backfilled_total", "log_fetch_errors_total":
 			labels = []string{"log"}
 		}
 		m.descs[name] = prometheus.NewDesc("certstream_arrow_"+name, help, labels, nil)
@@ -120,6 +121,15 @@ var metricHelp = map[string]string{
 	"log_last_cert_index":       "Last cert_index archived, per CT log (source_url).",
 	"log_labels_dropped_total":  "Observations of CT logs beyond the label limit (256), or whose source URL is longer than 512 bytes.",
 	"open_files":                "Files being written.",
+
+	// With run --backfill only.
+	"log_entries_held":                      "With --backfill: distinct entries the dataset holds of a CT log (source_url) within the range owed in the last --backfill-lookback, after the last cycle.",
+	"log_holes":                             "With --backfill: entries of that range still missing after the last cycle, those younger than --backfill-grace not counted.",
+	"log_entries_backfilled_total":          "With --backfill: rows the background backfill wrote for a CT log.",
+	"log_fetch_errors_total":                "With --backfill: fetches from a CT log that failed after their retries (a tree head, or a hole's walk).",
+	"backfill_cycles_total":                 "With --backfill: background backfill cycles run.",
+	"backfill_cycles_failed_total":          "With --backfill: cycles that failed as a whole (log list, lock, scan or close).",
+	"backfill_last_cycle_timestamp_seconds": "With --backfill: when the last cycle ended (Unix time); 0 before the first.",
 }
 
 // Describe implements prometheus.Collector.
@@ -174,8 +184,35 @@ func (m *metrics) Collect(ch chan<- prometheus.Metric) {
 	dropped := m.p.logs.dropped
 	m.p.logs.mu.Unlock()
 	counter("log_labels_dropped_total", dropped)
+	m.collectBackfill(ch)
 	m.durs.batch.Collect(ch)
 	m.durs.publish.Collect(ch)
+}
+
+// collectBackfill exports the background backfill's stats, if it runs.
+func (m *metrics) collectBackfill(ch chan<- prometheus.Metric) {
+	s := m.backfill
+	if s == nil {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	metric := func(name string, t prometheus.ValueType, v float64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(m.descs[name], t, v, labels...)
+	}
+	for url, l := range s.logs {
+		metric("log_entries_held", prometheus.GaugeValue, float64(l.held), url)
+		metric("log_holes", prometheus.GaugeValue, float64(l.holes), url)
+		metric("log_entries_backfilled_total", prometheus.CounterValue, float64(l.backfilled), url)
+		metric("log_fetch_errors_total", prometheus.CounterValue, float64(l.fetchErr), url)
+	}
+	metric("backfill_cycles_total", prometheus.CounterValue, float64(s.cycles))
+	metric("backfill_cycles_failed_total", prometheus.CounterValue, float64(s.failed))
+	last := 0.0
+	if !s.lastCycle.IsZero() {
+		last = float64(s.lastCycle.UnixNano()) / 1e9
+	}
+	metric("backfill_last_cycle_timestamp_seconds", prometheus.GaugeValue, last)
 }
 
 func b2f(b bool) float64 {

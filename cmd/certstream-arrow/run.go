@@ -52,6 +52,8 @@ type RunCmd struct {
 	MetricsAddr     string        `placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics and a health check at /healthz on this address, e.g. 127.0.0.1:9464 (off by default)."`
 	MemoryLimit     string        `default:"auto" placeholder:"SIZE" help:"Soft limit for the Go heap: auto (48MiB plus 8KiB per --buffer-size row and per --queue-size frame, the frames' share capped by --queue-bytes), a size such as 256MiB, or 0 for none. The GOMEMLIMIT environment variable overrides it."`
 
+	backfillFlags `embed:""` // --backfill and its flags: autobackfill.go
+
 	started      func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
 	metricsBound func(string)    `kong:"-"` // tests: learn the metrics listener's address
 	batchWritten func()          `kong:"-"` // benchmarks: slow the writer down
@@ -79,6 +81,9 @@ func (r *RunCmd) Validate() error {
 		if err := archive.CheckCollector(r.Collector); err != nil {
 			return fmt.Errorf("--collector: %w", err)
 		}
+	}
+	if err := r.checkBackfill(); err != nil {
+		return err
 	}
 	checks := []struct {
 		ok  bool
@@ -330,14 +335,20 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if r.started != nil {
 		r.started(p)
 	}
+	bg := r.startBackfill(ctx, log) // nil without --backfill
 	if r.MetricsAddr != "" {
-		addr, err := serveMetrics(ctx, r.MetricsAddr, p, newMetrics(p, durs), r.StallTimeout, log)
+		m := newMetrics(p, durs)
+		m.backfill = bg.metrics()
+		addr, err := serveMetrics(ctx, r.MetricsAddr, p, m, r.StallTimeout, log)
 		if err != nil {
+			bg.stop(r.CloseTimeout)
 			return errors.Join(err, ds.Close())
 		}
 		if r.metricsBound != nil {
 			r.metricsBound(addr)
 		}
 	}
-	return p.run(ctx)
+	err = p.run(ctx)
+	bg.stop(r.CloseTimeout) // it began stopping with the stream, when ctx was cancelled
+	return err
 }
