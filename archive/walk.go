@@ -37,6 +37,11 @@ type Visitor struct {
 	// whose hour it returns false is not even listed (a running
 	// archiver's background backfill reads only its recent hours).
 	Hour func(time.Time) bool
+	// Skip, when set, is asked before each published file is read; one it
+	// returns true for is not opened (Batch and File are not called).
+	// Published files never change, so a caller that has read one before
+	// may skip it.
+	Skip func(PublishedFile) bool
 }
 
 // Walk reads every published file under root (temporary files are not
@@ -77,6 +82,9 @@ func Walk(root string, v Visitor) ([]FileError, error) {
 				continue
 			}
 			pf := PublishedFile{Path: path.Join(h.Name(), f.Name()), Hour: hour}
+			if v.Skip != nil && v.Skip(pf) {
+				continue
+			}
 			err := walkFile(r, &pf, v.Batch)
 			var fnErr fnError
 			switch {

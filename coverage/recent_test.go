@@ -3,6 +3,8 @@ package coverage_test
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -67,5 +69,54 @@ func TestScanRecent(t *testing.T) {
 	cancel()
 	if _, _, err := coverage.ScanRecent(ctx, root, window, time.Hour); err == nil {
 		t.Fatal("a cancelled scan returned no error")
+	}
+}
+
+// Recent reads each published file once: a second Scan reads only the
+// files published since (one read before and damaged since is not read
+// again), and forgets those that left the window.
+func TestRecentReadsNewFilesOnly(t *testing.T) {
+	root := t.TempDir()
+	write := func(h time.Time, from, to int64) {
+		t.Helper()
+		ds, err := archive.Open(archive.Options{Root: root, Schema: schema.New("test"), Collector: "t", BatchRows: 10})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := from; i < to; i++ {
+			u := row(logA, i)
+			u.ReceivedAt = h
+			ds.Append(u)
+		}
+		if err := ds.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(hour, 0, 10)
+	var c coverage.Recent
+	scan := func(from time.Time) string {
+		t.Helper()
+		cov, bad, err := c.Scan(t.Context(), root, from, 0)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return fmt.Sprint(cov.Log(logA).Indexes.Ranges(), len(bad))
+	}
+	if got := scan(hour); got != "[{0 10}] 0" {
+		t.Fatalf("first scan: %s", got)
+	}
+	files, _ := filepath.Glob(filepath.Join(root, "*", "*.feather"))
+	if len(files) != 1 || os.WriteFile(files[0], []byte("damaged after it was read"), 0o644) != nil {
+		t.Fatalf("files %v", files)
+	}
+	write(hour.Add(time.Hour), 10, 20)
+	if got := scan(hour); got != "[{0 20}] 0" {
+		t.Fatalf("second scan: %s, want the first file's coverage kept and the new file read", got)
+	}
+	if got := scan(hour.Add(time.Hour)); got != "[{10 20}] 0" {
+		t.Fatalf("window moved on: %s", got)
+	}
+	if got := scan(hour); got != "[{10 20}] 1" {
+		t.Fatalf("window moved back: %s, want the forgotten file read again (and found damaged)", got)
 	}
 }
