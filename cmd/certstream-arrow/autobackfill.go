@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/coverage"
 	"github.com/certstream-arrow/certstream-arrow/ctlog"
 )
 
@@ -106,10 +107,13 @@ func (r *RunCmd) backfillCollector() string {
 // fsyncs, memory (one Dataset's batches, --buffer-size rows) and the
 // network.
 //
-// Why a window: Plan reads every column of every file it scans (arrow-go's
-// IPC reader has no column projection), so a cycle scans only the hours of
-// the last --backfill-lookback. The range owed to each log starts at the
-// first index held in that window; older holes are the backfill command's.
+// Why a window, and a cache: reading a file for coverage decodes every
+// column (arrow-go's IPC reader has no column projection), so a cycle
+// scans only the hours of the last --backfill-lookback, and reads each
+// published file of it once (coverage.Recent: published files never
+// change); later cycles read only the files published since. The range
+// owed to each log starts at the first index held in that window; older
+// holes are the backfill command's.
 //
 // A failure (the log list, the lock, a log's requests, the disk) is logged
 // and counted and the next cycle tries again: never fatal to the archiver.
@@ -125,6 +129,7 @@ type autoBackfill struct {
 
 	list     *ctlog.List
 	listedAt time.Time
+	recent   coverage.Recent // each published file of the window is read once
 
 	cancel context.CancelFunc
 	done   chan struct{}

@@ -81,7 +81,7 @@ func (b *autoBackfill) options(ctx context.Context, list *ctlog.List) backfill.O
 		Client: ctlog.Options{RequestsPerSecond: f.BackfillRequestsPerSecond, MaxInFlight: f.BackfillMaxInFlight,
 			MaxRetries: f.BackfillMaxRetries, PageSize: f.BackfillPageSize},
 		Scan: func(root string) (*coverage.Dataset, []archive.FileError, error) {
-			return coverage.ScanRecent(ctx, root, from, recentMargin)
+			return b.recent.Scan(ctx, root, from, recentMargin)
 		},
 		Logger: b.log, Now: b.now,
 	}
