@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -268,6 +269,31 @@ func TestRunBackfill(t *testing.T) {
 	}
 	f.checkArchive(t, f.rfc, true)
 	f.checkArchive(t, f.static, true)
+	f.checkInspect(t)
+}
+
+// checkInspect asserts that inspect shows both logs whole: every index of
+// the log, no hole, no duplicate.
+func (f *autoFixture) checkInspect(t *testing.T) {
+	t.Helper()
+	var out bytes.Buffer
+	if err := (&InspectCmd{Dir: f.root, JSON: true, out: &out}).Run(); err != nil {
+		t.Fatal(err)
+	}
+	var rep struct {
+		Logs []coverage.LogSummary `json:"logs"`
+	}
+	if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Logs) != 2 {
+		t.Fatalf("inspect shows %d logs, want 2", len(rep.Logs))
+	}
+	for _, l := range rep.Logs {
+		if l.Holes != 0 || l.Missing != 0 || l.Duplicates != 0 || l.Distinct != f.size || l.MinIndex != 0 {
+			t.Errorf("inspect: %+v, want [0, %d) whole", l, f.size)
+		}
+	}
 }
 
 // A log that answers 503: its fetch errors are counted on /metrics, the
@@ -367,4 +393,58 @@ func TestRunBackfillDefaultsMatchBackfill(t *testing.T) {
 	if run.BackfillGrace <= run.publishDelay() {
 		t.Fatalf("default --backfill-grace %s within the default publish delay %s", run.BackfillGrace, run.publishDelay())
 	}
+}
+
+// A stop in the middle of a cycle against slow logs: Run returns, the rows
+// the cycle had written are published (no temporary file of it remains),
+// and no index is held twice.
+func TestRunBackfillStopMidCycle(t *testing.T) {
+	f := newAutoFixture(t, 360)
+	for _, lg := range []*ctlogtest.Log{f.rfc, f.static} {
+		lg.SetFaults(ctlogtest.Faults{Delay: 20 * time.Millisecond, CorruptTile: -1})
+	}
+	r := f.cmd()
+	r.BufferSize, r.BackfillPageSize, r.BackfillMaxInFlight = 8, 8, 1
+	_, _, stop := f.start(t, r)
+	tmp := filepath.Join(f.root, "*", ".*-live-backfill-*.tmp")
+	deadline := time.Now().Add(2 * time.Minute) // a hang, not a speed requirement
+	for {
+		if m, _ := filepath.Glob(tmp); len(m) > 0 {
+			if fi, err := os.Stat(m[0]); err == nil && fi.Size() > 0 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the cycle wrote nothing")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	began := time.Now()
+	if err := stop(); err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	t.Logf("stopped %s after the cancel", time.Since(began))
+	if m, _ := filepath.Glob(tmp); len(m) > 0 {
+		t.Fatalf("temporary files left: %v", m)
+	}
+	var backfilled int
+	for _, lg := range []*ctlogtest.Log{f.rfc, f.static} {
+		got := map[int64]int{}
+		for _, row := range archivetest.AllRows(archivetest.ReadDataset(t, f.root)) {
+			if row["source_url"] != lg.Info.URL {
+				continue
+			}
+			i := row["cert_index"].(int64)
+			if got[i]++; got[i] > 1 {
+				t.Fatalf("%s index %d held twice", lg.Info.URL, i)
+			}
+			if row["provenance"] == "backfill" {
+				backfilled++
+			}
+		}
+	}
+	if backfilled == 0 {
+		t.Fatal("nothing the cycle wrote was published")
+	}
+	t.Logf("%d backfilled rows published", backfilled)
 }
