@@ -86,14 +86,14 @@ func (d *Dataset) salvageAbandoned(now time.Time) {
 	}
 }
 
-// drop counts a row refused because MaxPendingRows are waiting, logging an
-// error at most once a minute.
+// drop counts a row refused because MaxPendingRows rows or MaxPendingBytes
+// bytes are waiting, logging an error at most once a minute.
 func (d *Dataset) drop(now time.Time) {
 	d.counters.RowsDropped.Add(1)
 	f := &d.fault
 	f.dropped++
 	if now.Sub(f.lastDrop) >= time.Minute {
-		d.log.Error("rows dropped: writes are failing and --max-pending-rows rows are waiting in memory",
+		d.log.Error("rows dropped: writes are failing and --max-pending-rows rows or --max-pending-bytes bytes are waiting in memory",
 			"dropped", f.dropped, "dropped_total", d.counters.RowsDropped.Load(), "err", f.err)
 		f.lastDrop, f.dropped = now, 0
 	}

@@ -176,20 +176,7 @@ func TestWriteFaultsKeepRowsAndRecover(t *testing.T) {
 			if err := d.Close(); err != nil {
 				t.Fatal(err)
 			}
-			got := cindexes(t, root)
-			seen := map[int64]bool{}
-			for _, i := range got {
-				if seen[i] {
-					t.Fatalf("row %d published twice", i)
-				}
-				seen[i] = true
-			}
-			if len(got) != n {
-				t.Fatalf("%d rows published, want %d", len(got), n)
-			}
-			if left, _ := filepath.Glob(filepath.Join(root, "hour=*", ".*")); len(left) != 0 {
-				t.Fatalf("left behind: %v", left)
-			}
+			assertRowsOnce(t, root, n)
 		})
 	}
 }

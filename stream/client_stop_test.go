@@ -1,7 +1,6 @@
 package stream_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
@@ -9,7 +8,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -172,24 +170,6 @@ func waitCh(cond func() bool) <-chan struct{} {
 	return ch
 }
 
-// syncBuffer collects log output from several goroutines.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // user:password in the URL is sent as HTTP Basic authentication, and
 // neither the password nor any header value appears in a log line or an
 // error, through failed attempts and retries.
@@ -198,7 +178,7 @@ func TestURLCredentialsSentNeverLogged(t *testing.T) {
 	srv := streamtest.NewServer(t, replay.Session, streamtest.RejectFirst(3, http.StatusUnauthorized))
 	const password, token = "pa55-w0rd-9", "t0ken-7b1"
 	url := strings.Replace(srv.URL, "ws://", "ws://alice:"+password+"@", 1)
-	var logs syncBuffer
+	var logs streamtest.LogBuffer
 	c := newClient(t, url, func(cfg *stream.Config) {
 		cfg.Header = http.Header{"X-Api-Key": {token}}
 		cfg.Logger = slog.New(slog.NewJSONHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))

@@ -19,6 +19,7 @@ import (
 	"github.com/certstream-arrow/certstream-arrow/ctrow"
 	"github.com/certstream-arrow/certstream-arrow/schema"
 	"github.com/certstream-arrow/certstream-arrow/stream"
+	"github.com/certstream-arrow/certstream-arrow/stream/streamtest"
 )
 
 // backfillFixture is an RFC 6962 and a static-CT fake log serving the same
@@ -101,7 +102,7 @@ func (f *backfillFixture) run(t *testing.T, c *BackfillCmd) (string, error) {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	var log syncBuffer
+	var log streamtest.LogBuffer
 	err := c.Run(t.Context(), newLogger(&log, "debug", "json"))
 	t.Logf("log:\n%s", log.String())
 	return c.out.(*bytes.Buffer).String(), err
