@@ -80,20 +80,11 @@ func (fl *file) size() int64 { return fl.count.n }
 // final name without replacing anything, fsync the directory. On error the
 // file is closed and its temporary name left for salvage.
 func (fl *file) publish() error {
-	err := fl.ipc.Close()
-	if err == nil {
-		err = fl.buf.Flush()
-	}
-	if err == nil {
-		err = fl.f.Sync()
-	}
-	if cerr := fl.f.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
+	if err := fl.ipc.Close(); err != nil {
+		_ = fl.f.Close()
 		return fmt.Errorf("finish %s: %w", fl.path(), err)
 	}
-	return fl.fsys.rename(fl.dir, fl.tmp, fl.final)
+	return commit(fl.fsys, fl.dir, fl.tmp, fl.final, fl.buf, fl.f)
 }
 
 // abandon closes the file after an error, leaving it for salvage.

@@ -32,7 +32,24 @@ type collectorLock struct {
 // lockCollector takes the lock without waiting. If another process holds
 // it, the error wraps ErrCollectorRunning and names that process.
 func lockCollector(root *os.Root, collector string) (*collectorLock, error) {
-	name := lockName(collector)
+	l, err := lockFile(root, lockName(collector), fmt.Sprintf("collector %q", collector))
+	if errors.Is(err, ErrLocked) {
+		err = runningError(err.Error() + "; give each archiver sharing a dataset root its own --collector")
+	}
+	return l, err
+}
+
+// ErrLocked reports a lock file held by another live process.
+var ErrLocked = errors.New("locked by another process")
+
+type lockedError string
+
+func (e lockedError) Error() string        { return string(e) }
+func (e lockedError) Is(target error) bool { return target == ErrLocked }
+
+// lockFile takes an exclusive flock on root/name without waiting, and
+// writes the process id into it. what names the lock's holder in errors.
+func lockFile(root *os.Root, name, what string) (*collectorLock, error) {
 	f, err := root.OpenFile(name, os.O_RDWR|os.O_CREATE|unix.O_NOFOLLOW, 0o644)
 	if err != nil {
 		return nil, fmt.Errorf("open lock %s: %w", name, err)
@@ -41,8 +58,8 @@ func lockCollector(root *os.Root, collector string) (*collectorLock, error) {
 		owner, _ := io.ReadAll(io.LimitReader(f, 64))
 		f.Close()
 		if errors.Is(err, unix.EWOULDBLOCK) {
-			return nil, runningError(fmt.Sprintf("collector %q is already running on %s (pid %s); give each archiver sharing a dataset root its own --collector",
-				collector, root.Name(), strings.TrimSpace(string(owner))))
+			return nil, lockedError(fmt.Sprintf("%s is already running on %s (pid %s)",
+				what, root.Name(), strings.TrimSpace(string(owner))))
 		}
 		return nil, fmt.Errorf("lock %s: %w", name, err)
 	}
