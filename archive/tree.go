@@ -132,6 +132,9 @@ func (t *Tree) Remove(name string) error { return t.fs.remove(name) }
 // RemoveAll removes dir and everything under it, then fsyncs its parent.
 // A missing dir is not an error.
 func (t *Tree) RemoveAll(dir string) error {
+	if _, err := t.root.Lstat(dir); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
 	if err := t.root.RemoveAll(dir); err != nil {
 		return fmt.Errorf("remove %s: %w", dir, err)
 	}
@@ -230,4 +233,14 @@ func commit(fsys fsys, dir, tmp, final string, buf *bufio.Writer, f writeFile) e
 		return fmt.Errorf("finish %s: %w", path.Join(dir, tmp), err)
 	}
 	return fsys.rename(dir, tmp, final)
+}
+
+// CreateScratch creates dir/name for scratch data (never published, never
+// fsynced; the caller removes it). It fails if name exists.
+func (t *Tree) CreateScratch(dir, name string) (*os.File, error) {
+	f, err := t.root.OpenFile(path.Join(dir, name), os.O_RDWR|os.O_CREATE|os.O_EXCL|unix.O_NOFOLLOW, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("create %s: %w", path.Join(dir, name), err)
+	}
+	return f, nil
 }
