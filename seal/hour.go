@@ -219,4 +219,3 @@ func (s *Sealer) repair(ctx context.Context, keys []Key, srt *sorter, rb *array.
 	}
 	return nil
 }
-

@@ -41,14 +41,14 @@ type Manifest struct {
 	Rows    int64    `json:"rows"`    // rows in Files
 
 	// What sealing did.
-	DuplicatesRemoved  int64 `json:"duplicates_removed"`  // copies of a (log, index) already kept
+	DuplicatesRemoved  int64 `json:"duplicates_removed"`   // copies of a (log, index) already kept
 	NeighbourDuplicate int64 `json:"neighbour_duplicates"` // rows whose (log, index) a neighbouring hour holds, left to it
-	Repaired           int64 `json:"repaired"`            // damaged rows replaced by the entry fetched from its log
-	DamagedKept        int64 `json:"damaged_kept"`        // damaged rows no repair was available for
-	ConflictsResolved  int64 `json:"conflicts_resolved"`  // keys whose copies differed; the one fetched from the log was kept
-	ConflictsKept      int64 `json:"conflicts_kept"`      // keys whose differing copies were all kept (no copy from the log)
-	Conflicts          []Key `json:"conflicts,omitempty"` // the first of those keys
-	Unkeyed            int64 `json:"unkeyed"`             // rows without a log and index, kept as they are
+	Repaired           int64 `json:"repaired"`             // damaged rows replaced by the entry fetched from its log
+	DamagedKept        int64 `json:"damaged_kept"`         // damaged rows no repair was available for
+	ConflictsResolved  int64 `json:"conflicts_resolved"`   // keys whose copies differed; the one fetched from the log was kept
+	ConflictsKept      int64 `json:"conflicts_kept"`       // keys whose differing copies were all kept (no copy from the log)
+	Conflicts          []Key `json:"conflicts,omitempty"`  // the first of those keys
+	Unkeyed            int64 `json:"unkeyed"`              // rows without a log and index, kept as they are
 
 	Logs []Log `json:"logs"` // per CT log, by source_url
 }

@@ -208,4 +208,3 @@ func (h *cursorHeap) Pop() any {
 	*h = old[:len(old)-1]
 	return c
 }
-

@@ -14,17 +14,17 @@ import (
 // copies of a key needs. Files of an older schema version (fewer columns)
 // are read too; their missing columns come out null, provenance "stream".
 type view struct {
-	rec     arrow.RecordBatch
-	copy    []func(row int) // per output column
-	url     *array.LargeString
-	index   *array.Int64
-	sha1    *array.FixedSizeBinary
-	sha256  *array.FixedSizeBinary
-	kind    *array.LargeString // update_type
-	der     *array.LargeBinary
-	chain   *array.LargeList
-	prov    *array.LargeString // nil in files older than schema 3
-	seen    *array.Timestamp
+	rec      arrow.RecordBatch
+	copy     []func(row int) // per output column
+	url      *array.LargeString
+	index    *array.Int64
+	sha1     *array.FixedSizeBinary
+	sha256   *array.FixedSizeBinary
+	kind     *array.LargeString // update_type
+	der      *array.LargeBinary
+	chain    *array.LargeList
+	prov     *array.LargeString // nil in files older than schema 3
+	seen     *array.Timestamp
 	builder  *array.RecordBuilder
 	rowBytes int64 // the batch's memory per row
 }

@@ -27,7 +27,7 @@ type sorter struct {
 	schema  *arrow.Schema
 	mem     memory.Allocator
 	budget  int64
-	spillN  int   // rows per spill batch
+	spillN  int // rows per spill batch
 	batches []*view
 	bytes   int64
 	spills  []string

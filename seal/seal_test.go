@@ -327,4 +327,3 @@ func TestSealRefusesBusyAndLocked(t *testing.T) {
 		t.Errorf("second Sealer = %v, want ErrLocked", err)
 	}
 }
-
