@@ -203,3 +203,14 @@ func binValue(a *array.LargeBinary, i int) []byte {
 	}
 	return a.Value(i)
 }
+
+// bindKeys reads only rec's keys.
+func bindKeys(rec arrow.RecordBatch) (*view, error) {
+	v := &view{rec: rec}
+	v.url, _ = column(rec, "source_url").(*array.LargeString)
+	v.index, _ = column(rec, "cert_index").(*array.Int64)
+	if v.url == nil || v.index == nil {
+		return nil, fmt.Errorf("batch lacks source_url or cert_index: not this program's schema")
+	}
+	return v, nil
+}
