@@ -51,7 +51,9 @@ func TestSealRepairsDamagedRows(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(rep.asked) != 50 || !slices.IsSortedFunc(rep.asked, func(a, b Key) int { return compareRefs(ref{url: a.Log, index: a.Index, keyed: true}, ref{url: b.Log, index: b.Index, keyed: true}) }) {
+	if len(rep.asked) != 50 || !slices.IsSortedFunc(rep.asked, func(a, b Key) int {
+		return compareRefs(ref{url: a.Log, index: a.Index, keyed: true}, ref{url: b.Log, index: b.Index, keyed: true})
+	}) {
 		t.Errorf("asked for %d keys (sorted: %v), want the 50 damaged ones", len(rep.asked), rep.asked)
 	}
 	if m.Repaired != 49 || m.DamagedKept != 1 || m.Rows != 500 {
