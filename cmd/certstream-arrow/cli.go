@@ -21,6 +21,8 @@ type CLI struct {
 	Recover  RecoverCmd  `cmd:"" help:"Publish what crashed archivers left in temporary files under a dataset root, then exit."`
 	Inspect  InspectCmd  `cmd:"" help:"Summarise a dataset: hours, files, rows, bytes, time ranges, and per CT log the cert_index range, holes and duplicates."`
 	Backfill BackfillCmd `cmd:"" help:"Fetch from the CT logs the entries the dataset is missing, and publish them as rows with provenance backfill."`
+	Seal     SealCmd     `cmd:"" help:"Compact finished hours into one sorted file each, every CT log entry once, with a manifest (_manifest.json)."`
+	Verify   VerifyCmd   `cmd:"" help:"Check sealed hours against their manifests: sizes, SHA-256, rows and keys read back."`
 	Import   ImportCmd   `cmd:"" help:"Archive a recorded capture (JSON lines; .zst, .gz or - for stdin) into the dataset, partitioned by seen."`
 	Serve    ServeCmd    `cmd:"" help:"Serve a capture, or generated messages, as a CertStream server on loopback: try the archiver offline."`
 	Bench    BenchCmd    `cmd:"" help:"Measure the archiver end to end against a loopback flood, next to a read-and-discard client."`

@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -15,6 +17,7 @@ import (
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
 	"github.com/certstream-arrow/certstream-arrow/coverage"
+	"github.com/certstream-arrow/certstream-arrow/seal"
 )
 
 // InspectCmd summarises a dataset: its hours, files, rows and bytes, the
@@ -45,6 +48,11 @@ type inspectReport struct {
 	// SetAside lists the temporary files crash salvage could not read and
 	// set aside as .NAME.feather.bad; their rows are in no total.
 	SetAside []setAsideFile `json:"set_aside"`
+	// SealedHours counts the hours with a manifest; SealProblems lists how
+	// their files differ from it (a file missing, or other row counts).
+	// verify checks more: SHA-256 and every key.
+	SealedHours  int      `json:"sealed_hours"`
+	SealProblems []string `json:"seal_problems"`
 }
 
 type setAsideFile struct {
@@ -76,13 +84,15 @@ func (c *InspectCmd) Run() error {
 	rep := &inspectReport{}
 	cov := coverage.New()
 	hours := map[time.Time]bool{}
+	fileRows := map[string]int64{}
 	unreadable, err := archive.Walk(c.Dir, archive.Visitor{
 		File: func(f archive.PublishedFile) {
 			rep.Files++
 			rep.Bytes += f.Size
 			hours[f.Hour] = true
 		},
-		Batch: func(_ archive.PublishedFile, rec arrow.RecordBatch) error {
+		Batch: func(f archive.PublishedFile, rec arrow.RecordBatch) error {
+			fileRows[f.Path] += rec.NumRows()
 			return rep.addBatch(rec, cov)
 		},
 		SetAside: func(f archive.PublishedFile) {
@@ -93,6 +103,7 @@ func (c *InspectCmd) Run() error {
 		return err
 	}
 	rep.finish(cov, hours, unreadable)
+	rep.checkSealed(c.Dir, fileRows)
 	out := c.out
 	if out == nil {
 		out = os.Stdout
@@ -159,6 +170,27 @@ func (rep *inspectReport) finish(cov *coverage.Dataset, hours map[time.Time]bool
 	}
 }
 
+// checkSealed compares each sealed hour's files, and the rows read from
+// them, with its manifest.
+func (rep *inspectReport) checkSealed(root string, fileRows map[string]int64) {
+	rep.SealProblems = []string{}
+	hours, _ := filepath.Glob(filepath.Join(root, archive.HourPrefix+"*", seal.ManifestName))
+	for _, mf := range hours {
+		dir := filepath.Base(filepath.Dir(mf))
+		m, err := seal.ReadManifest(os.DirFS(root), dir)
+		if err != nil {
+			rep.SealProblems = append(rep.SealProblems, err.Error())
+			continue
+		}
+		rep.SealedHours++
+		for _, f := range m.Files {
+			if got, ok := fileRows[path.Join(dir, f.Name)]; !ok || got != f.Rows {
+				rep.SealProblems = append(rep.SealProblems, fmt.Sprintf("%s/%s: %d rows read (missing or unreadable if 0), manifest says %d", dir, f.Name, got, f.Rows))
+			}
+		}
+	}
+}
+
 func (rep *inspectReport) print(out io.Writer) {
 	w := tabwriter.NewWriter(out, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(w, "hours\t%d\t%s .. %s\n", rep.Hours, rep.FirstHour, rep.LastHour)
@@ -169,6 +201,7 @@ func (rep *inspectReport) print(out io.Writer) {
 	fmt.Fprintf(w, "received_at\t%s\t\n", rep.Received)
 	fmt.Fprintf(w, "unreadable\t%d\tfiles (listed below; their rows are in no total)\n", len(rep.Unreadable))
 	fmt.Fprintf(w, "set aside\t%d\ttemporary files salvage could not read\n", len(rep.SetAside))
+	fmt.Fprintf(w, "sealed\t%d\thours (%d problems, listed below; certstream-arrow verify checks every byte)\n", rep.SealedHours, len(rep.SealProblems))
 	w.Flush()
 	fmt.Fprintln(out)
 	w = tabwriter.NewWriter(out, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -182,6 +215,9 @@ func (rep *inspectReport) print(out io.Writer) {
 	}
 	for _, f := range rep.SetAside {
 		fmt.Fprintf(out, "set aside: %s (%d bytes)\n", f.Path, f.Bytes)
+	}
+	for _, p := range rep.SealProblems {
+		fmt.Fprintf(out, "seal problem: %s\n", p)
 	}
 }
 
