@@ -84,7 +84,7 @@ func (s *Sealer) compact(ctx context.Context, hour time.Time, id string, st hour
 	defer rb.Release()
 	srt := &sorter{tree: s.tree, dir: work(hour), schema: sch, mem: s.opts.Allocator, budget: s.opts.MemoryBudget, spillN: spillRows}
 	defer srt.release()
-	damaged, err := s.read(hour, st, srt, rb, m)
+	damaged, err := s.read(ctx, hour, st, srt, rb, m)
 	if err != nil {
 		return nil, err
 	}
@@ -102,7 +102,7 @@ func (s *Sealer) compact(ctx context.Context, hour time.Time, id string, st hour
 	out := &output{tree: s.tree, dir: work(hour), hour: hour, id: id, schema: sch, mem: s.opts.Allocator, rb: rb,
 		batchRows: s.opts.BatchRows, batchBytes: s.opts.BatchBytes, fileBytes: s.opts.FileBytes, dryRun: s.opts.DryRun}
 	st2 := newStats()
-	mg := &merger{h: cs, neighbours: nb, out: out, stats: st2}
+	mg := &merger{ctx: ctx, h: cs, neighbours: nb, out: out, stats: st2}
 	if err := mg.run(); err != nil {
 		out.abort()
 		return nil, err
@@ -129,7 +129,7 @@ func (s *Sealer) removeSpills(srt *sorter) error {
 // read feeds the hour's published files to the sorter, records them as
 // m's sources, and returns the keys of damaged rows. A file that cannot be
 // read stops the seal: sealing it away would lose what it holds.
-func (s *Sealer) read(hour time.Time, st hourState, srt *sorter, rb *array.RecordBuilder, m *Manifest) ([]Key, error) {
+func (s *Sealer) read(ctx context.Context, hour time.Time, st hourState, srt *sorter, rb *array.RecordBuilder, m *Manifest) ([]Key, error) {
 	want := map[string]bool{}
 	for _, e := range st.published {
 		want[e.Name()] = true
@@ -147,6 +147,9 @@ func (s *Sealer) read(hour time.Time, st hourState, srt *sorter, rb *array.Recor
 			return false
 		},
 		Batch: func(_ archive.PublishedFile, rec arrow.RecordBatch) error {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
 			src.Rows += rec.NumRows()
 			damaged = appendDamaged(damaged, rec, rb)
 			return srt.add(rec, rb)

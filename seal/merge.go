@@ -2,6 +2,7 @@ package seal
 
 import (
 	"container/heap"
+	"context"
 
 	"github.com/apache/arrow-go/v18/arrow"
 )
@@ -9,6 +10,7 @@ import (
 // merger merges the sorted runs, groups the copies of each key, keeps the
 // ones choose picks and hands them to the output in key order.
 type merger struct {
+	ctx        context.Context
 	h          cursorHeap
 	later      []arrow.RecordBatch // batches cursors moved past, released after each group
 	neighbours *neighbours
@@ -44,7 +46,10 @@ func (m *merger) run() error {
 	m.h = started
 	heap.Init(&m.h)
 	var group []candidate
-	for len(m.h) > 0 {
+	for n := 0; len(m.h) > 0; n++ {
+		if n%4096 == 0 && m.ctx.Err() != nil {
+			return m.ctx.Err()
+		}
 		_, _, key := m.h[0].at()
 		group = group[:0]
 		for len(m.h) > 0 {

@@ -53,6 +53,7 @@ type RunCmd struct {
 	MemoryLimit     string        `default:"auto" placeholder:"SIZE" help:"Soft limit for the Go heap: auto (48MiB plus 8KiB per --buffer-size row and per --queue-size frame, the frames' share capped by --queue-bytes), a size such as 256MiB, or 0 for none. The GOMEMLIMIT environment variable overrides it."`
 
 	backfillFlags `embed:""` // --backfill and its flags: autobackfill.go
+	sealFlags     `embed:""` // --seal and its flags: autoseal.go
 
 	started      func(*pipeline) `kong:"-"` // tests: observe the pipeline's counters
 	metricsBound func(string)    `kong:"-"` // tests: learn the metrics listener's address
@@ -81,6 +82,9 @@ func (r *RunCmd) Validate() error {
 		if err := archive.CheckCollector(r.Collector); err != nil {
 			return fmt.Errorf("--collector: %w", err)
 		}
+	}
+	if err := r.checkSeal(); err != nil {
+		return err
 	}
 	if err := r.checkBackfill(); err != nil {
 		return err
@@ -335,13 +339,15 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if r.started != nil {
 		r.started(p)
 	}
-	bg := r.startBackfill(ctx, log) // nil without --backfill
+	bg := r.startBackfill(ctx, log)             // nil without --backfill
+	sealing := r.startSeal(ctx, ds.Root(), log) // nil with --no-seal
 	if r.MetricsAddr != "" {
 		m := newMetrics(p, durs)
 		m.backfill = bg.metrics()
 		addr, err := serveMetrics(ctx, r.MetricsAddr, p, m, r.StallTimeout, log)
 		if err != nil {
 			bg.stop(r.CloseTimeout)
+			sealing.stop(r.CloseTimeout)
 			return errors.Join(err, ds.Close())
 		}
 		if r.metricsBound != nil {
@@ -350,5 +356,6 @@ func (r *RunCmd) Run(ctx context.Context, log *slog.Logger) error {
 	}
 	err = p.run(ctx)
 	bg.stop(r.CloseTimeout) // it began stopping with the stream, when ctx was cancelled
+	sealing.stop(r.CloseTimeout)
 	return err
 }
