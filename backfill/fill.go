@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -147,10 +148,7 @@ type walker struct {
 
 func (w *walker) run(ctx context.Context) {
 	w.start = w.opts.Now()
-	w.info = ctrow.LogInfo{URL: w.plan.SourceURL, Name: w.plan.Name, Link: ctrow.GetEntriesLink}
-	if w.plan.Tiled {
-		w.info.Link = ctrow.TileLink
-	}
+	w.info = logInfo(w.plan.SourceURL, w.plan.Name, w.plan.Tiled)
 	var errs []error
 	for _, h := range w.plan.Holes {
 		err := w.plan.client.Entries(ctx, w.plan.tree, h.Start, h.End, w.entry)
@@ -182,16 +180,14 @@ func (w *walker) entry(e ctlog.Entry) error {
 	}
 	w.sum.Fetched++
 	w.opts.Progress.Fetched.Add(1)
-	u, err := ctrow.Update(rowEntry(e), w.info)
+	u, partial := row(e, w.info, w.opts.Now(), w.opts.Logger)
 	switch {
-	case errors.Is(err, ctrow.ErrPartial):
-		w.sum.Partial++
-	case err != nil:
+	case u == nil:
 		w.sum.Unusable++
-		w.opts.Logger.Warn("entry skipped: no row can be made of it", "source_url", w.plan.SourceURL, "index", e.Index, "err", err)
 		return nil
+	case partial:
+		w.sum.Partial++
 	}
-	u.ReceivedAt = w.opts.Now()
 	w.rows = append(w.rows, u)
 	if len(w.rows) >= chunkSize {
 		w.flush()
@@ -207,6 +203,34 @@ func (w *walker) flush() {
 	}
 	w.out <- chunk{log: w.log, rows: w.rows}
 	w.rows = make([]*stream.Update, 0, chunkSize)
+}
+
+// logInfo describes a log as the rows of its entries name it: source_url as
+// the dataset stores it, source_name the list's description, cert_link in
+// the style of the log's protocol.
+func logInfo(sourceURL, name string, tiled bool) ctrow.LogInfo {
+	info := ctrow.LogInfo{URL: sourceURL, Name: name, Link: ctrow.GetEntriesLink}
+	if tiled {
+		info.Link = ctrow.TileLink
+	}
+	return info
+}
+
+// row makes the row a CertStream server would have sent of e, received at
+// now. partial reports a row made without the certificate's extensions,
+// still worth archiving; an entry no row can be made of (not a
+// certificate) is nil, after a warning.
+func row(e ctlog.Entry, info ctrow.LogInfo, now time.Time, log *slog.Logger) (u *stream.Update, partial bool) {
+	u, err := ctrow.Update(rowEntry(e), info)
+	switch {
+	case errors.Is(err, ctrow.ErrPartial):
+		partial = true
+	case err != nil:
+		log.Warn("entry skipped: no row can be made of it", "source_url", info.URL, "index", e.Index, "err", err)
+		return nil, false
+	}
+	u.ReceivedAt = now
+	return u, partial
 }
 
 // rowEntry converts ctlog's entry into ctrow's. The log holds a chain, maybe

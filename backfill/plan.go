@@ -80,10 +80,10 @@ func targets(cov *coverage.Dataset, opts Options) []*target {
 	byLog := map[*ctlog.Log]*target{}
 	byURL := map[string]*target{}
 	for _, cl := range cov.Logs() {
-		lg, ok := opts.List.Lookup(cl.URL)
+		lg, err := lookup(opts.List, cl.URL)
 		t := byLog[lg]
-		if !ok {
-			t = &target{url: cl.URL, err: fmt.Errorf("%s: %w", cl.URL, ErrUnknownLog)}
+		if err != nil {
+			t = &target{url: cl.URL, err: err}
 		} else if t == nil {
 			t = &target{url: cl.URL, log: lg}
 			byLog[lg] = t
@@ -103,10 +103,10 @@ func targets(cov *coverage.Dataset, opts Options) []*target {
 	for _, name := range opts.Logs {
 		t := byURL[name]
 		if t == nil {
-			lg, ok := opts.List.Lookup(name)
+			lg, err := lookup(opts.List, name)
 			switch {
-			case !ok:
-				t = &target{url: name, err: fmt.Errorf("%s: %w", name, ErrUnknownLog)}
+			case err != nil:
+				t = &target{url: name, err: err}
 			case byLog[lg] != nil:
 				t = byLog[lg]
 			default:
@@ -120,6 +120,25 @@ func targets(cov *coverage.Dataset, opts Options) []*target {
 		}
 	}
 	return sel
+}
+
+// lookup finds the log the list says sourceURL names. A URL the list does
+// not know, or that two of its logs claim, is ErrUnknownLog: never guessed.
+func lookup(list *ctlog.List, sourceURL string) (*ctlog.Log, error) {
+	lg, ok := list.Lookup(sourceURL)
+	if !ok {
+		return nil, fmt.Errorf("%s: %w", sourceURL, ErrUnknownLog)
+	}
+	return lg, nil
+}
+
+// head makes the one client a walk of lg uses (its limits and caches shared
+// by every fetch of the walk) and fetches the verified tree head the walk
+// reads against.
+func head(ctx context.Context, lg *ctlog.Log, opts ctlog.Options) (*ctlog.Client, ctlog.Tree, error) {
+	c := ctlog.NewClient(lg, opts)
+	tree, err := c.Head(ctx)
+	return c, tree, err
 }
 
 func rows(ls []*coverage.Log) int64 {
@@ -143,8 +162,8 @@ func planLog(ctx context.Context, t *target, opts Options) LogPlan {
 		return p.failed(t.err)
 	}
 	p.Name, p.LogURL, p.Tiled = t.log.Description, t.log.URL, t.log.Tiled
-	p.client = ctlog.NewClient(t.log, opts.Client)
-	tree, err := p.client.Head(ctx)
+	c, tree, err := head(ctx, t.log, opts.Client)
+	p.client = c
 	if err != nil {
 		return p.failed(err)
 	}
