@@ -17,6 +17,12 @@
 //	       ...                                                                     --/
 //	archive.Close                         every row written is published
 //
+// Repairer serves sealing (seal.Repairer) with the same pieces: for the
+// (source_url, cert_index) of rows the feed sent damaged, it looks each log
+// up as Plan does, fetches its verified head once, fetches the keys in a
+// few ranges of nearby indexes, and emits the rows Fill would write, to the
+// sealer instead of the dataset.
+//
 // Why it is idempotent and crash-safe: Plan reads only published files, after
 // Open has salvaged the temporary files of this collector's last run, so a row
 // a killed backfill wrote in a complete batch is held, and one it had not
@@ -34,5 +40,6 @@
 // Concurrency: Plan and Fill may be called from any goroutine; a LogPlan is
 // read-only once made and belongs to one Fill at a time, and the Dataset
 // passed to Fill must not be used by anyone else until Fill returns. Progress
-// may be read from any goroutine. There is no global state.
+// may be read from any goroutine. A Repairer is safe for concurrent use.
+// There is no global state.
 package backfill
