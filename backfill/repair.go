@@ -111,7 +111,7 @@ func (r *Repairer) repairLog(ctx context.Context, keys []seal.Key, emit func(sea
 			return err
 		}
 		if err != nil {
-			r.log.Warn("repair of a range failed; its damaged rows not yet emitted stay as they are", "source_url", url,
+			r.log.Debug("repair of a range failed; its damaged rows not yet emitted stay as they are", "source_url", url,
 				"range_start", s.start, "range_end", s.end, "keys", len(s.keys), "err", err)
 			errs = append(errs, fmt.Errorf("repair %s [%d, %d): %w", url, s.start, s.end, err))
 		}

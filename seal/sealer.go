@@ -60,7 +60,7 @@ type Options struct {
 
 // Defaults, chosen by measurement (BENCHMARKS.md, "Sealed hours").
 const (
-	DefaultAfter        = 15 * time.Minute
+	DefaultAfter        = 30 * time.Minute
 	DefaultMemoryBudget = 128 << 20
 	DefaultBatchRows    = 65536
 	DefaultBatchBytes   = 32 << 20

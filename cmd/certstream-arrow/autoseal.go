@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/backfill"
+	"github.com/certstream-arrow/certstream-arrow/ctlog"
 	"github.com/certstream-arrow/certstream-arrow/seal"
 )
 
@@ -59,6 +61,7 @@ func (r *RunCmd) checkSeal() error {
 // disk bandwidth of reading an hour and writing it once more. A failure is
 // logged and counted and the next round tries again.
 type autoSeal struct {
+	r      *RunCmd
 	flags  *sealFlags
 	opts   seal.Options
 	log    *slog.Logger
@@ -67,6 +70,9 @@ type autoSeal struct {
 	rows   atomic.Int64 // rows in the hours sealed
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	repair   *backfill.Repairer // with --backfill
+	listedAt time.Time
 }
 
 // startSeal starts background sealing when --seal is on; nil otherwise. A
@@ -76,7 +82,7 @@ func (r *RunCmd) startSeal(ctx context.Context, root string, log *slog.Logger) *
 		return nil
 	}
 	ctx, cancel := context.WithCancel(ctx)
-	a := &autoSeal{flags: &r.sealFlags, log: log.With("component", "autoseal"), cancel: cancel, done: make(chan struct{})}
+	a := &autoSeal{r: r, flags: &r.sealFlags, log: log.With("component", "autoseal"), cancel: cancel, done: make(chan struct{})}
 	a.opts = seal.Options{Root: root, Program: programVersion(), After: r.SealAfter, MemoryBudget: int64(r.SealMemory),
 		Logger: a.log}
 	a.log.Info("background sealing on", "after", r.SealAfter, "interval", r.SealInterval)
@@ -101,9 +107,37 @@ func (a *autoSeal) loop(ctx context.Context, every time.Duration) {
 	}
 }
 
+// repairer returns, with --backfill, a Repairer on the log list (loaded
+// again each day), so that sealing repairs damaged rows from the logs;
+// nil without --backfill or while the list cannot be loaded.
+func (a *autoSeal) repairer(ctx context.Context) seal.Repairer {
+	b := &a.r.backfillFlags
+	if !b.Backfill {
+		return nil
+	}
+	if a.repair == nil || time.Since(a.listedAt) > listMaxAge {
+		list, err := ctlog.LoadList(ctx, b.LogList, nil)
+		if err != nil {
+			a.log.Warn("log list not loaded: damaged rows are sealed as they are until it loads", "log_list", b.LogList, "err", err)
+			if a.repair == nil {
+				return nil
+			}
+			return a.repair
+		}
+		a.repair = backfill.NewRepairer(list, ctlog.Options{RequestsPerSecond: b.BackfillRequestsPerSecond, MaxInFlight: b.BackfillMaxInFlight,
+			MaxRetries: b.BackfillMaxRetries, PageSize: b.BackfillPageSize}, a.log.With("component", "repair"))
+		a.listedAt = time.Now()
+	}
+	return a.repair
+}
+
 // round seals every hour due.
 func (a *autoSeal) round(ctx context.Context) error {
-	s, err := seal.Open(a.opts)
+	opts := a.opts
+	if r := a.repairer(ctx); r != nil {
+		opts.Repairer = r
+	}
+	s, err := seal.Open(opts)
 	if errors.Is(err, archive.ErrLocked) {
 		a.log.Debug("another process is sealing this dataset; skipping this round", "err", err)
 		return nil

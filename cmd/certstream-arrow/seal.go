@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/certstream-arrow/certstream-arrow/archive"
+	"github.com/certstream-arrow/certstream-arrow/backfill"
+	"github.com/certstream-arrow/certstream-arrow/ctlog"
 	"github.com/certstream-arrow/certstream-arrow/seal"
 )
 
@@ -20,13 +22,19 @@ import (
 type SealCmd struct {
 	Dir        string        `arg:"" name:"DIR" help:"Dataset root directory."`
 	Hour       []string      `name:"hour" sep:"," placeholder:"YYYY-MM-DDTHH" help:"Seal these hours (UTC, as their directories are named; repeatable or comma-separated), even if not due yet. Default: every hour that ended at least --after ago and holds files no seal took in."`
-	After      time.Duration `default:"15m" help:"An hour is due once it ended this long ago: the archivers' last publish of it plus a grace period for late rows and backfill. Keep it above --rotate-age."`
+	After      time.Duration `default:"30m" help:"An hour is due once it ended this long ago: the archivers' last publish of it plus a grace period for late rows and backfill. Keep it above --rotate-age."`
 	DryRun     bool          `help:"Read the hours and print what sealing would do (rows kept, duplicates, damaged rows), without writing anything."`
 	JSON       bool          `name:"json" help:"Print the manifests as JSON."`
 	Memory     ByteSize      `default:"128MiB" help:"Rows held in memory while sorting an hour (16MiB to 8GiB); beyond, sorted runs are spilled to disk under DIR/.sealing."`
 	BatchRows  int           `default:"65536" help:"Rows per record batch of a sealed file (1000 to 100000)."`
 	BatchBytes ByteSize      `default:"32MiB" help:"Cut a sealed file's batch early once its rows hold this many bytes (1MiB to 512MiB)."`
 	FileBytes  ByteSize      `default:"2GiB" help:"Start another sealed file of the hour beyond this size (64MiB or more)."`
+
+	Repair            bool    `help:"Repair damaged rows (certificate rows the feed sent without digests) by fetching their entries from the CT logs themselves, verified, while sealing. Sends requests to the logs, so off by default."`
+	LogList           string  `name:"log-list" placeholder:"FILE|URL" default:"https://www.gstatic.com/ct/log_list/v3/log_list.json" help:"With --repair: Chrome v3 log_list.json to find the logs in: a file or an http(s) URL."`
+	RequestsPerSecond float64 `default:"4" help:"With --repair: requests per second to each log."`
+	MaxInFlight       int     `default:"2" help:"With --repair: requests in flight at once to each log."`
+	MaxRetries        int     `default:"8" help:"With --repair: retries of one request (429, 5xx, network errors); Retry-After is honoured."`
 
 	repairer seal.Repairer `kong:"-"`
 	out      io.Writer     `kong:"-"` // tests; default stdout
@@ -49,6 +57,9 @@ func (c *SealCmd) Validate() error {
 		{c.BatchRows >= 1000 && c.BatchRows <= archive.MaxBatchRows, "--batch-rows must be between 1000 and 100000"},
 		{c.BatchBytes >= 1<<20 && c.BatchBytes <= 512<<20, "--batch-bytes must be between 1MiB and 512MiB"},
 		{c.FileBytes >= 64<<20, "--file-bytes must be at least 64MiB"},
+		{!c.Repair || c.RequestsPerSecond > 0, "--requests-per-second must be positive"},
+		{!c.Repair || c.MaxInFlight >= 1 && c.MaxInFlight <= 64, "--max-in-flight must be between 1 and 64"},
+		{!c.Repair || c.MaxRetries >= 1, "--max-retries must be at least 1"},
 	}
 	for _, ch := range checks {
 		if !ch.ok {
@@ -91,6 +102,14 @@ func (c *SealCmd) Run(ctx context.Context, log *slog.Logger) error {
 		if _, err := archive.Recover(c.Dir, log.With("component", "archive")); err != nil {
 			return err
 		}
+	}
+	if c.Repair && c.repairer == nil {
+		list, err := ctlog.LoadList(ctx, c.LogList, nil)
+		if err != nil {
+			return fmt.Errorf("--log-list: %w", err)
+		}
+		c.repairer = backfill.NewRepairer(list, ctlog.Options{RequestsPerSecond: c.RequestsPerSecond, MaxInFlight: c.MaxInFlight, MaxRetries: c.MaxRetries},
+			log.With("component", "repair"))
 	}
 	s, err := seal.Open(c.options(log))
 	if errors.Is(err, archive.ErrLocked) {
