@@ -17,7 +17,7 @@ import (
 // sealFlags are run's --seal flags.
 type sealFlags struct {
 	Seal         bool          `default:"true" negatable:"" help:"Seal finished hours in the background (--no-seal to leave them to the seal command): every --seal-interval, each hour that ended at least --seal-after ago is compacted into one sorted file, each CT log entry once, with a manifest. Keeps the long-term file count at one per hour."`
-	SealAfter    time.Duration `default:"30m" help:"With --seal: an hour is sealed once it ended this long ago. Must exceed twice --flush-interval and, with --backfill, --backfill-grace plus --backfill-interval, so late rows and most backfill land first (later ones are taken in by a reseal)."`
+	SealAfter    time.Duration `default:"30m" help:"With --seal: an hour is sealed once it ended this long ago (at least 1s). Keep it above twice --flush-interval and, with --backfill, above --backfill-grace plus --backfill-interval, so late rows and most backfill land first: rows that arrive later are taken in by sealing the hour again."`
 	SealInterval time.Duration `default:"5m" help:"With --seal: how often to look for hours due (the first look after one interval)."`
 	SealMemory   ByteSize      `default:"128MiB" help:"With --seal: rows held in memory while sorting an hour (16MiB to 8GiB); beyond, sorted runs are spilled to disk under the dataset's .sealing directory."`
 
@@ -34,8 +34,7 @@ func (r *RunCmd) checkSeal() error {
 		ok  bool
 		msg string
 	}{
-		{f.SealAfter >= 2*r.FlushInterval && f.SealAfter >= time.Second, "--seal-after must be at least twice --flush-interval (and 1s): the hour's last rows are still being written"},
-		{!r.Backfill || f.SealAfter > r.BackfillGrace+r.BackfillInterval, "--seal-after must exceed --backfill-grace plus --backfill-interval with --backfill, or every backfill cycle would reseal the hours it fills"},
+		{f.SealAfter >= time.Second, "--seal-after must be at least 1s"},
 		{f.SealInterval >= 100*time.Millisecond && f.SealInterval <= 24*time.Hour, "--seal-interval must be between 100ms and 24h"},
 		{f.SealMemory >= 16<<20 && f.SealMemory <= 8<<30, "--seal-memory must be between 16MiB and 8GiB"},
 	}
@@ -86,6 +85,13 @@ func (r *RunCmd) startSeal(ctx context.Context, root string, log *slog.Logger) *
 	a.opts = seal.Options{Root: root, Program: programVersion(), After: r.SealAfter, MemoryBudget: int64(r.SealMemory),
 		Logger: a.log}
 	a.log.Info("background sealing on", "after", r.SealAfter, "interval", r.SealInterval)
+	// Sealing earlier is safe (an hour with files being written is left for
+	// later, and rows that arrive after a seal are taken in by a reseal),
+	// but it rewrites the hour again for them.
+	if r.SealAfter < 2*r.FlushInterval || r.Backfill && r.SealAfter <= r.BackfillGrace+r.BackfillInterval {
+		a.log.Warn("--seal-after is shorter than the hour's last writes take (twice --flush-interval, and with --backfill --backfill-grace plus --backfill-interval): hours will be sealed again as late rows arrive",
+			"seal_after", r.SealAfter, "flush_interval", r.FlushInterval)
+	}
 	go a.loop(ctx, r.SealInterval)
 	return a
 }
