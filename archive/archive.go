@@ -1,7 +1,8 @@
 // Package archive owns the dataset directory: it partitions rows by UTC hour,
 // writes each partition's rows into rotating Feather files, and publishes
 // each file atomically. It is the only code that touches the dataset
-// directory.
+// directory: sealing (package seal) and the Parquet exporter write through
+// its Tree, whose Pending.Publish is the same durable publish.
 //
 // On-disk layout, under the dataset root:
 //
@@ -10,6 +11,8 @@
 //	    .20261124T131012Z-web1-3f9a1c07-000002.feather.tmp     being written; invisible to *.feather globs
 //	    .20261124T120001Z-web0-0b7e44d2-000007.feather.bad     left by a crash, unreadable: set aside, never read again
 //	.collector-web1.lock                                       held (flock) by the running collector "web1"
+//	hour=2026-11-24T12/sealed-20261124T12-5be0a1c2-001.feather  a sealed hour (package seal), with _manifest.json
+//	.sealing/, .seal.lock                                      package seal's work directory and lock
 //
 // A file name is the UTC time the file was opened, the collector name, a
 // random run id chosen at each start, and a sequence number, so names are
