@@ -29,7 +29,8 @@
 // valid IPC stream (DuckDB's nanoarrow reader relies on this, and so does
 // crash salvage). A file becomes visible only through file.publish: close
 // the IPC writer, flush, fsync, close, rename without replacing, fsync the
-// directory. A published file is never modified or deleted.
+// directory. A published file is never modified; only sealing removes one,
+// once the sealed file holding its rows is durable and switched in.
 //
 // A collector holds an exclusive lock on .collector-NAME.lock for as long as
 // it runs. At start, and in Recover, the temporary files of every collector
