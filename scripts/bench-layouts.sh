@@ -8,7 +8,7 @@
 #   live            hours of generated messages (stream/streamgen) archived as
 #                   `run` publishes them at its default flags, by one
 #                   collector: 1,000-row batches, a file every --rotate-age
-#                   (5m) and at the end of the hour. Written by the seal
+#                   and at the end of the hour. Written by the seal
 #                   package's generator (go test ./seal -run TestWriteLiveLayout),
 #                   archive.Dataset on a simulated clock.
 #   sealed[-N]      a hard-linked copy of live sealed by `certstream-arrow seal`,
@@ -32,6 +32,7 @@
 #                         at the live rate (hundreds of rows a second); at a
 #                         reduced rate it would cut smaller ones, so the default
 #                         here keeps the batches of the live rate.
+#   --rotate-age DURATION BENCH_ROTATE_AGE     30s: run's --rotate-age
 #   --runs N              BENCH_RUNS           5 query runs after one warm-up;
 #                         tables give medians
 #   --seal 'FLAGS'        BENCH_SEALS          '--batch-rows 65536'; repeatable (the
@@ -50,7 +51,7 @@ export LC_ALL=C TZ=UTC
 here="$(cd "$(dirname "$0")" && pwd)"
 repo="$(cd "$here/.." && pwd)"
 stream=${BENCH_STREAM:-lite} hours=${BENCH_HOURS:-720} rows_per_hour=${BENCH_ROWS_PER_HOUR:-10000}
-flush=${BENCH_FLUSH:-5m} runs=${BENCH_RUNS:-5} live_in=${BENCH_LIVE:-} bin=${BENCH_BIN:-}
+flush=${BENCH_FLUSH:-5m} rotate_age=${BENCH_ROTATE_AGE:-30s} runs=${BENCH_RUNS:-5} live_in=${BENCH_LIVE:-} bin=${BENCH_BIN:-}
 duckdb=${DUCKDB:-$repo/../shared/tools/duckdb} export_mode=${BENCH_EXPORT:-auto} work=${BENCH_WORK:-}
 seals=()
 IFS=';' read -r -a seals <<<"${BENCH_SEALS:---batch-rows 65536}"
@@ -60,7 +61,7 @@ while (($#)); do
   (($# >= 2)) || die "$1 needs a value"
   case $1 in
     --stream) stream=$2 ;; --hours) hours=$2 ;; --rows-per-hour) rows_per_hour=$2 ;;
-    --flush) flush=$2 ;; --runs) runs=$2 ;; --live) live_in=$2 ;; --bin) bin=$2 ;;
+    --flush) flush=$2 ;; --rotate-age) rotate_age=$2 ;; --runs) runs=$2 ;; --live) live_in=$2 ;; --bin) bin=$2 ;;
     --duckdb) duckdb=$2 ;; --export) export_mode=$2 ;; --work) work=$2 ;;
     --seal) [ -n "${seal_given:-}" ] || seals=(); seal_given=1; seals+=("$2") ;;
     *) die "unknown option $1 (see the comment at the top of the script)" ;;
@@ -91,10 +92,10 @@ if [ -n "$live_in" ]; then
   live=$(cd "$live_in" && pwd)
 else
   live=$work/live
-  log "generating $hours h x $rows_per_hour $stream rows"
+  log "generating $hours h x $rows_per_hour $stream rows, a file every $rotate_age"
   (cd "$repo" && go test -c -o "$work/seal.test" ./seal)
   (cd "$work" && LIVE_LAYOUT_DIR=$live LIVE_STREAM=$stream LIVE_HOURS=$hours LIVE_ROWS_PER_HOUR=$rows_per_hour \
-    LIVE_FLUSH=$flush ./seal.test -test.run '^TestWriteLiveLayout$' -test.count 1 -test.timeout 0 >"$work/generate.log")
+    LIVE_FLUSH=$flush LIVE_ROTATE_AGE=$rotate_age ./seal.test -test.run '^TestWriteLiveLayout$' -test.count 1 -test.timeout 0 >"$work/generate.log")
 fi
 hour_dirs=()
 mapfile -t hour_dirs < <(cd "$live" && ls -d hour=*/ | tr -d /)
@@ -158,6 +159,9 @@ source_of() {
 files_of() { find "$( [ "$1" = live ] && echo "$live" || echo "$work/$1")" -path '*/hour=*/*' \( -name '*.feather' -o -name '*.parquet' \) ! -name '.*' "${@:2}"; }
 
 rows=$(duck "SELECT count(*) FROM $(source_of live);")
+if [ -n "$live_in" ]; then # the stream it was generated from: full has DER
+  stream=$(duck "SELECT CASE WHEN count(as_der) > 0 THEN 'full' ELSE 'lite' END FROM read_arrow('$live/$mid_hour/*.feather');")
+fi
 digest=$(duck "SELECT hex(sha256) FROM read_arrow('$live/$mid_hour/*.feather') WHERE sha256 IS NOT NULL LIMIT 1 OFFSET $((rows / ${#hour_dirs[@]} / 2));")
 [ ${#digest} = 64 ] || die "no sha256 to look up in $mid_hour"
 

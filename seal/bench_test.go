@@ -18,8 +18,8 @@ import (
 
 // liveLayout is hours of generated messages archived as `run` publishes
 // them at its default flags, by one collector: 1,000-row batches, a file
-// published every --rotate-age (5m) and at the end of its hour,
-// partitioned by receive time.
+// published every --rotate-age and at the end of its hour, partitioned by
+// receive time.
 type liveLayout struct {
 	kind        streamgen.Kind
 	start       time.Time // first hour
@@ -30,6 +30,8 @@ type liveLayout struct {
 	// (a month of smaller hours) needs a longer one to keep 1,000-row
 	// batches.
 	flush time.Duration
+	// rotate is run's --rotate-age (30s).
+	rotate time.Duration
 }
 
 // write archives the layout under root through archive.Dataset with run's
@@ -42,7 +44,7 @@ func (l liveLayout) write(tb testing.TB, root string) int64 {
 	now := l.start
 	ds, err := archive.Open(archive.Options{Root: root, Schema: schema.New("bench"), Collector: "live",
 		BatchRows: 1000, BatchBytes: 32 << 20, FlushInterval: l.flush, RotateRows: 500_000, RotateBytes: 256 << 20,
-		RotateAge: 5 * time.Minute, PartitionBy: archive.ByReceived, MaxPendingRows: 200_000, MaxPendingBytes: 256 << 20,
+		RotateAge: l.rotate, PartitionBy: archive.ByReceived, MaxPendingRows: 200_000, MaxPendingBytes: 256 << 20,
 		Now: func() time.Time { return now }})
 	if err != nil {
 		tb.Fatal(err)
@@ -87,8 +89,8 @@ func (l liveLayout) write(tb testing.TB, root string) int64 {
 // scripts/bench-layouts.sh runs to write a live layout (a test, so that
 // it stays in the module's test code). It is skipped unless
 // LIVE_LAYOUT_DIR names the dataset root to write; LIVE_STREAM (lite),
-// LIVE_HOURS (1), LIVE_ROWS_PER_HOUR (10000), LIVE_FLUSH (10s) and
-// LIVE_START (2026-05-20T00) shape it.
+// LIVE_HOURS (1), LIVE_ROWS_PER_HOUR (10000), LIVE_FLUSH (10s),
+// LIVE_ROTATE_AGE (30s) and LIVE_START (2026-05-20T00) shape it.
 func TestWriteLiveLayout(t *testing.T) {
 	root := os.Getenv("LIVE_LAYOUT_DIR")
 	if root == "" {
@@ -102,8 +104,12 @@ func TestWriteLiveLayout(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	rotate, err := time.ParseDuration(envString("LIVE_ROTATE_AGE", "30s"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	l := liveLayout{kind: streamgen.Kind(envString("LIVE_STREAM", "lite")), start: start,
-		hours: envInt(t, "LIVE_HOURS", 1), rowsPerHour: envInt(t, "LIVE_ROWS_PER_HOUR", 10000), flush: flush}
+		hours: envInt(t, "LIVE_HOURS", 1), rowsPerHour: envInt(t, "LIVE_ROWS_PER_HOUR", 10000), flush: flush, rotate: rotate}
 	began := time.Now()
 	rows := l.write(t, root)
 	t.Logf("wrote %d %s rows in %d hours in %s", rows, l.kind, l.hours, time.Since(began).Round(time.Second))
@@ -123,7 +129,7 @@ func BenchmarkSeal(b *testing.B) {
 	}{{16384, DefaultMemoryBudget}, {65536, DefaultMemoryBudget}, {100000, DefaultMemoryBudget}, {65536, 16 << 20}}
 	for _, kind := range []streamgen.Kind{streamgen.Lite, streamgen.Full} {
 		live := b.TempDir()
-		l := liveLayout{kind: kind, start: hour0, hours: 1, rowsPerHour: rows, flush: 10 * time.Second}
+		l := liveLayout{kind: kind, start: hour0, hours: 1, rowsPerHour: rows, flush: 10 * time.Second, rotate: 30 * time.Second}
 		n := l.write(b, live)
 		liveBytes := featherBytes(b, filepath.Join(live, HourDir(hour0)))
 		for _, c := range cases {
