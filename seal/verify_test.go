@@ -77,7 +77,7 @@ func TestVerify(t *testing.T) {
 
 func TestVerifyListsUnsealed(t *testing.T) {
 	root, _ := sealedDataset(t)
-	writeFeeds(t, root, streamgen.Lite, 3001, feed{collector: "late", from: 3000, to: 3001, at: within(hour0.Add(50 * time.Minute))})
+	writeFeeds(t, root, streamgen.Lite, 601, feed{collector: "late", from: 600, to: 601, at: within(hour0.Add(50 * time.Minute))})
 	rep := only(t, root)
 	if !rep.OK() || len(rep.Unsealed) != 1 {
 		t.Errorf("problems %v, unsealed %v: want none and one", rep.Problems, rep.Unsealed)
