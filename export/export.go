@@ -34,9 +34,11 @@ const (
 	// DefaultRowGroupRows is close to DuckDB's own 122,880: as small on
 	// disk as larger groups, and enough groups per hour for every core.
 	DefaultRowGroupRows = 131072
-	// DefaultRowGroupBytes cuts a row group early once it holds this many
-	// compressed bytes (~85k full rows with as_der): a row group is held in
-	// memory until it is complete.
+	// DefaultRowGroupBytes cuts a row group early once its finished pages
+	// hold this many compressed bytes (~85k full rows with as_der): a row
+	// group is held in memory until it is complete. Pages still being
+	// filled (at most 1 MiB of each column) are not counted: lite rows
+	// never reach it, and their row groups are small anyway (16 MB).
 	DefaultRowGroupBytes = 64 << 20
 )
 
@@ -59,7 +61,8 @@ type Options struct {
 	Logger        *slog.Logger
 	Now           func() time.Time
 
-	crash func(step string) error // tests: stop dead at a step, as a crash would
+	crash     func(step string) error // tests: stop dead at a step, as a crash would
+	sliceRows int64                   // tests: rows handed to the Parquet writer at a time
 }
 
 func (o *Options) fill() {
@@ -75,6 +78,7 @@ func (o *Options) fill() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	o.sliceRows = cmp0(o.sliceRows, sliceRows)
 	if o.crash == nil {
 		o.crash = func(string) error { return nil }
 	}

@@ -24,9 +24,9 @@ func TestExportCopiesRows(t *testing.T) {
 		name string
 		s    sealing
 	}{
-		{"lite, one file", sealing{id: "aaaa0001", files: []int{3000}, batchRows: 1000, kind: streamgen.Lite, seed: 1}},
-		{"full, two files", sealing{id: "bbbb0002", files: []int{1500, 700}, batchRows: 512, kind: streamgen.Full, seed: 2}},
-		{"batches not multiples of slices", sealing{id: "cccc0003", files: []int{20000}, batchRows: 9000, kind: streamgen.Lite, seed: 3}},
+		{"lite, one file", sealing{id: "aaaa0001", files: []int{2000}, batchRows: 1000, kind: streamgen.Lite, seed: 1}},
+		{"full, two files", sealing{id: "bbbb0002", files: []int{600, 300}, batchRows: 256, kind: streamgen.Full, seed: 2}},
+		{"batches not multiples of slices", sealing{id: "cccc0003", files: []int{9000}, batchRows: 8500, kind: streamgen.Lite, seed: 3}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			root, out := t.TempDir(), filepath.Join(t.TempDir(), "export")
@@ -90,13 +90,14 @@ func checkSchema(t testing.TB, got *arrow.Schema) {
 	}
 }
 
-// Row groups hold at most RowGroupRows rows, and are cut early once they
-// hold RowGroupBytes (checked every sliceRows rows: 8192 full rows are
-// about 6 MB); dictionaries are where they pay, statistics everywhere but
-// as_der.
+// Row groups hold at most RowGroupRows rows, and are cut early once their
+// finished pages hold RowGroupBytes (checked every 512 rows here, about
+// 400 kB of full rows, while up to 1 MiB of as_der waits in an unfinished
+// page); dictionaries are where they pay, statistics
+// everywhere but as_der.
 func TestExportRowGroups(t *testing.T) {
 	root := t.TempDir()
-	m := sealHour(t, root, hour0, sealing{id: "dddd0004", files: []int{30000}, batchRows: 4096, kind: streamgen.Full, seed: 4})
+	m := sealHour(t, root, hour0, sealing{id: "dddd0004", files: []int{4000}, batchRows: 1500, kind: streamgen.Full, seed: 4})
 	for _, tc := range []struct {
 		name          string
 		rows, bytes   int64
@@ -104,13 +105,14 @@ func TestExportRowGroups(t *testing.T) {
 		maxRows       int64
 		maxCompressed int64
 	}{
-		{"by rows", 10000, 1 << 30, 3, 10000, 1 << 30},
-		{"by bytes", 1 << 20, 10 << 20, 2, 2 * sliceRows, 10<<20 + 8<<20},
+		{"by rows", 1000, 1 << 30, 4, 1000, 1 << 30},
+		// Up to a page of as_der (1 MiB) and a slice beyond the limit.
+		{"by bytes", 1 << 20, 1 << 20, 2, 2600, 1<<20 + 1<<20 + 512<<10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			out := t.TempDir()
 			o := testOptions(root, out)
-			o.RowGroupRows, o.RowGroupBytes = tc.rows, tc.bytes
+			o.RowGroupRows, o.RowGroupBytes, o.sliceRows = tc.rows, tc.bytes, 512
 			export(t, o)
 			pf := readParquet(t, filepath.Join(out, seal.HourDir(hour0), PartName(m.Files[0].Name)))
 			md := pf.meta

@@ -39,7 +39,8 @@ var dictionaryColumns = []string{
 }
 
 // sliceRows is how many rows are handed to the Parquet writer at a time,
-// so that a row group is cut within this many rows of RowGroupBytes.
+// so that a row group is cut within this many rows of RowGroupBytes
+// (8192 full rows are about 6 MB).
 const sliceRows = 8192
 
 // PartName returns the name of the Parquet file holding the rows of the
@@ -95,7 +96,7 @@ func (c *copier) write(source string, b arrow.RecordBatch) error {
 		c.cur = p
 	}
 	c.rows[source] += b.NumRows()
-	return c.cur.write(b, c.e.opts.RowGroupBytes)
+	return c.cur.write(b, c.e.opts.sliceRows, c.e.opts.RowGroupBytes)
 }
 
 // finish publishes the file being written, if any.
@@ -156,23 +157,23 @@ func (e *Exporter) newPart(dir, source string, sch *arrow.Schema, manifestID str
 	return &part{source: source, p: p, w: w}, nil
 }
 
-// write appends the batch b, sliceRows rows at a time, into buffered row
+// write appends the batch b, slice rows at a time, into buffered row
 // groups of at most RowGroupRows rows (the writer cuts those itself) and
-// about maxBytes compressed bytes.
-func (pt *part) write(b arrow.RecordBatch, maxBytes int64) (err error) {
+// about maxBytes compressed bytes in finished pages.
+func (pt *part) write(b arrow.RecordBatch, slice, maxBytes int64) (err error) {
 	defer func() {
 		if p := recover(); p != nil { // arrow-go's writer panics on some invalid input
 			err = fmt.Errorf("write %s: %v", pt.p.Name(), p)
 		}
 	}()
-	for off := int64(0); off < b.NumRows(); off += sliceRows {
+	for off := int64(0); off < b.NumRows(); off += slice {
 		if pt.cut {
 			if err := pt.w.NewBufferedRowGroupChecked(); err != nil {
 				return fmt.Errorf("write %s: %w", pt.p.Name(), err)
 			}
 			pt.cut = false
 		}
-		s := b.NewSlice(off, min(off+sliceRows, b.NumRows()))
+		s := b.NewSlice(off, min(off+slice, b.NumRows()))
 		err := pt.w.WriteBuffered(s)
 		s.Release()
 		if err != nil {
