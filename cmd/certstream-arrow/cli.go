@@ -23,6 +23,7 @@ type CLI struct {
 	Backfill BackfillCmd `cmd:"" help:"Fetch from the CT logs the entries the dataset is missing, and publish them as rows with provenance backfill."`
 	Seal     SealCmd     `cmd:"" help:"Compact finished hours into one sorted file each, every CT log entry once, with a manifest (_manifest.json)."`
 	Verify   VerifyCmd   `cmd:"" help:"Check sealed hours against their manifests: sizes, SHA-256, rows and keys read back."`
+	Export   ExportCmd   `cmd:"" help:"Write sealed hours as hive-partitioned Parquet for Spark, Trino, ClickHouse and object storage; reruns export only what changed."`
 	Import   ImportCmd   `cmd:"" help:"Archive a recorded capture (JSON lines; .zst, .gz or - for stdin) into the dataset, partitioned by seen."`
 	Serve    ServeCmd    `cmd:"" help:"Serve a capture, or generated messages, as a CertStream server on loopback: try the archiver offline."`
 	Bench    BenchCmd    `cmd:"" help:"Measure the archiver end to end against a loopback flood, next to a read-and-discard client."`
