@@ -21,13 +21,13 @@ func TestExportStagedCrash(t *testing.T) {
 		for _, step := range []string{"part", "files", "record", "ready", "exchanged"} {
 			t.Run(fmt.Sprintf("replace=%v/%s", replace, step), func(t *testing.T) {
 				root, out := t.TempDir(), t.TempDir()
-				old := sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{300}, batchRows: 100, kind: streamgen.Lite, seed: 1})
+				old := sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{120}, batchRows: 50, kind: streamgen.Lite, seed: 1})
 				oldRows := sealedRows(t, root, hour0, old)
 				if replace {
 					export(t, testOptions(root, out))
 					os.RemoveAll(filepath.Join(root, seal.HourDir(hour0)))
 				}
-				m := sealHour(t, root, hour0, sealing{id: "aaaa0002", files: []int{200, 150}, batchRows: 100, kind: streamgen.Lite, seed: 2})
+				m := sealHour(t, root, hour0, sealing{id: "aaaa0002", files: []int{80, 60}, batchRows: 50, kind: streamgen.Lite, seed: 2})
 				newRows := sealedRows(t, root, hour0, m)
 
 				o := testOptions(root, out)
@@ -94,7 +94,7 @@ func wholeHour(t *testing.T, out string, hour time.Time, versions map[string][]a
 // What a crash mid-write leaves (a torn temporary Parquet file in an
 // unfinished .tmp, a .ready never switched in) is removed when an export
 // opens the tree; an unknown entry is left alone; the hours stay whole.
-func TestOpenRemovesLeftovers(t *testing.T) {
+func TestExportOpenRemovesLeftovers(t *testing.T) {
 	root, out := t.TempDir(), t.TempDir()
 	m := sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{100}, batchRows: 100, kind: streamgen.Lite, seed: 1})
 	export(t, testOptions(root, out))

@@ -51,7 +51,7 @@ func TestDuckDBReadsExport(t *testing.T) {
 	sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{1200, 300}, batchRows: 500, kind: streamgen.Lite, seed: 1})
 	sealHour(t, root, hour0.Add(3600e9), sealing{id: "bbbb0001", files: []int{600}, batchRows: 250, kind: streamgen.Full, seed: 2})
 	o := testOptions(root, out)
-	o.RowGroupRows = 1000
+	o.RowGroupRows, o.ZstdLevel = 1000, DefaultZstdLevel
 	export(t, o)
 
 	feather := "FROM read_arrow('" + root + "/*/sealed-*.feather')"

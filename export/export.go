@@ -35,7 +35,8 @@ const (
 	// disk as larger groups, and enough groups per hour for every core.
 	DefaultRowGroupRows = 131072
 	// DefaultRowGroupBytes cuts a row group early once its finished pages
-	// hold this many compressed bytes (~85k full rows with as_der): a row
+	// hold this many compressed bytes (full rows with as_der: groups of
+	// ~100k rows, 70-76 MB, since the pages being filled come on top): a row
 	// group is held in memory until it is complete. Pages still being
 	// filled (at most 1 MiB of each column) are not counted: lite rows
 	// never reach it, and their row groups are small anyway (16 MB).

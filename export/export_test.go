@@ -33,7 +33,7 @@ func TestExportCopiesRows(t *testing.T) {
 			m := sealHour(t, root, hour0, tc.s)
 			mem := memory.NewCheckedAllocator(memory.DefaultAllocator)
 			o := testOptions(root, out)
-			o.Allocator = mem
+			o.Allocator, o.ZstdLevel = mem, DefaultZstdLevel
 			res := export(t, o)
 			mem.AssertSize(t, 0)
 			if len(res) != 1 || res[0].Status != Exported || res[0].Rows != m.Rows || res[0].ManifestID != m.ID {

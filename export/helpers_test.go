@@ -234,9 +234,10 @@ func sameOrder(t testing.TB, got, want []archivetest.Row) {
 	}
 }
 
-// testOptions returns the options of an export of root into out.
+// testOptions returns the options of an export of root into out, at
+// zstd's fastest level (the tests of what is written set the default).
 func testOptions(root, out string) Options {
-	return Options{Source: root, Out: out, Program: "test"}
+	return Options{Source: root, Out: out, Program: "test", ZstdLevel: 1}
 }
 
 // export runs one export and returns what became of each hour.

@@ -54,15 +54,15 @@ func TestExportRefusesDamagedHour(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			root, out := t.TempDir(), t.TempDir()
 			h1 := hour0.Add(time.Hour)
-			sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{300}, batchRows: 100, kind: streamgen.Lite, seed: 1})
-			sealHour(t, root, h1, sealing{id: "bbbb0001", files: []int{200}, batchRows: 100, kind: streamgen.Lite, seed: 2})
+			sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{120}, batchRows: 50, kind: streamgen.Lite, seed: 1})
+			sealHour(t, root, h1, sealing{id: "bbbb0001", files: []int{80}, batchRows: 50, kind: streamgen.Lite, seed: 2})
 			export(t, testOptions(root, out))
 			_, before := exportedRows(t, out, hour0)
 
 			dir := filepath.Join(root, seal.HourDir(hour0))
 			os.RemoveAll(dir)
-			m := sealHour(t, root, hour0, sealing{id: "aaaa0002", files: []int{250, 250}, batchRows: 100, kind: streamgen.Lite, seed: 3})
-			sealHour(t, root, h1.Add(time.Hour), sealing{id: "cccc0001", files: []int{100}, batchRows: 100, kind: streamgen.Lite, seed: 4})
+			m := sealHour(t, root, hour0, sealing{id: "aaaa0002", files: []int{100, 100}, batchRows: 50, kind: streamgen.Lite, seed: 3})
+			sealHour(t, root, h1.Add(time.Hour), sealing{id: "cccc0001", files: []int{60}, batchRows: 50, kind: streamgen.Lite, seed: 4})
 			tc.damage(t, dir, m)
 			writeManifest(t, root, hour0, m)
 

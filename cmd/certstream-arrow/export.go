@@ -30,7 +30,7 @@ type ExportCmd struct {
 	Force        bool     `help:"Export again hours already exported from their current manifest (after changing --zstd-level or --row-group-rows)."`
 	JSON         bool     `name:"json" help:"Print JSON."`
 	ZstdLevel    int      `default:"7" help:"zstd level of the Parquet pages, 1 to 22 (klauspost/compress: 1 fastest, 2-5 default, 6-9 better, 10-22 best). 7: smaller than DuckDB's own Parquet, at twice the CPU of level 3."`
-	RowGroupRows int      `default:"131072" help:"Rows per Parquet row group at most, 1000 to 10000000; a group is also cut once it holds 64 MiB compressed (about 85,000 rows with as_der)."`
+	RowGroupRows int      `default:"131072" help:"Rows per Parquet row group at most, 1000 to 10000000; a group is also cut once it holds 64 MiB of compressed pages (about 100,000 rows with as_der)."`
 
 	out io.Writer `kong:"-"` // tests; default stdout
 }
