@@ -152,6 +152,9 @@ func (e *Exporter) build(ctx context.Context, hour time.Time, m *seal.Manifest, 
 	})
 	if err == nil && len(bad) > 0 {
 		err = fmt.Errorf("read %s: %w", bad[0].Path, bad[0].Err)
+		if errors.Is(bad[0].Err, fs.ErrNotExist) {
+			err = fmt.Errorf("%w (was the hour sealed again meanwhile? run the export again)", err)
+		}
 	}
 	if err == nil {
 		err = c.finish()

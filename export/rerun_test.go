@@ -1,6 +1,7 @@
 package export
 
 import (
+	"context"
 	"errors"
 	"os"
 	"path/filepath"
@@ -109,5 +110,46 @@ func TestExportLocked(t *testing.T) {
 	defer e.Close()
 	if _, err := Open(testOptions(root, out)); !errors.Is(err, archive.ErrLocked) {
 		t.Fatalf("second Open = %v, want ErrLocked", err)
+	}
+}
+
+// A stop (a cancelled context) mid-export keeps the hours finished, drops
+// the one being written (nothing left in the work directory), and the
+// next run exports it.
+func TestExportStopped(t *testing.T) {
+	root, out := t.TempDir(), t.TempDir()
+	sealHour(t, root, hour0, sealing{id: "aaaa0001", files: []int{100}, batchRows: 50, kind: streamgen.Lite, seed: 1})
+	sealHour(t, root, hour0.Add(time.Hour), sealing{id: "bbbb0001", files: []int{60, 100}, batchRows: 50, kind: streamgen.Lite, seed: 2})
+	sealHour(t, root, hour0.Add(2*time.Hour), sealing{id: "cccc0001", files: []int{50}, batchRows: 50, kind: streamgen.Lite, seed: 3})
+	ctx, cancel := context.WithCancel(t.Context())
+	o := testOptions(root, out)
+	parts := 0
+	o.crash = func(step string) error {
+		if step == "part" {
+			if parts++; parts == 2 {
+				cancel() // the first file of the second hour is written; its second file sees the stop
+			}
+		}
+		return nil
+	}
+	e, err := Open(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := e.Run(ctx)
+	e.Close()
+	if !errors.Is(err, context.Canceled) || statuses(res) != "2026-11-24T13:exported 2026-11-24T14:failed" ||
+		!errors.Is(res[1].Err, context.Canceled) {
+		t.Fatalf("stopped run = %v, %s", err, statuses(res))
+	}
+	if _, err := os.Stat(filepath.Join(out, seal.HourDir(hour0.Add(time.Hour)))); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the stopped hour is in the export: %v", err)
+	}
+	exportedRows(t, out, hour0)
+	if ents, _ := os.ReadDir(filepath.Join(out, workDir)); len(ents) > 0 {
+		t.Fatalf("left in the work directory: %v", ents)
+	}
+	if got := statuses(export(t, testOptions(root, out))); got != "2026-11-24T13:up to date 2026-11-24T14:exported 2026-11-24T15:exported" {
+		t.Fatalf("rerun: %s", got)
 	}
 }
