@@ -228,22 +228,29 @@ echo
 } | column -t
 echo
 # Medians per layout and query, then one row per query: seconds, and each
-# layout's time over duckdb-parquet's.
+# layout's time over duckdb-parquet's, the median of the runs' ratios (each
+# run measures every layout within seconds of the others, so a ratio is
+# steadier than the ratio of medians on a noisy machine; half a timer tick
+# is added to both, as DuckDB reports 0.000 for the fastest).
 awk -v layouts="${layouts[*]}" -v queries="${queries[*]}" '
-  $3 > 0 { t[$1 " " $2] = t[$1 " " $2] " " $4 }
+  $3 > 0 { t[$1 " " $2] = t[$1 " " $2] " " $4; v[$1 " " $2 " " $3] = $4; if ($3 > nr) nr = $3 }
   function median(s,   a, n, i, j, x) {
     n = split(s, a, " ")
     for (i = 2; i <= n; i++) { x = a[i]; for (j = i - 1; j >= 1 && a[j] > x; j--) a[j + 1] = a[j]; a[j + 1] = x }
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
+  }
+  function ratio(l, q,   r, s, d) {
+    s = ""
+    for (r = 1; r <= nr; r++) { d = v[L[nl] " " q " " r]; s = s " " (v[l " " q " " r] + 0.0005) / (d + 0.0005) }
+    return median(s)
   }
   END {
     nl = split(layouts, L, " "); nq = split(queries, Q, " ")
     printf "query"; for (i = 1; i <= nl; i++) printf " %s_s", L[i]
     for (i = 1; i <= nl; i++) if (L[i] != "duckdb-parquet") printf " %s/duckdb", L[i]; print ""
     for (j = 1; j <= nq; j++) {
-      for (i = 1; i <= nl; i++) m[i] = median(t[L[i] " " Q[j]])
-      printf "%s", Q[j]; for (i = 1; i <= nl; i++) printf " %.3f", m[i]
-      for (i = 1; i <= nl; i++) if (L[i] != "duckdb-parquet") printf " %.2f", m[i] / m[nl]
+      printf "%s", Q[j]; for (i = 1; i <= nl; i++) printf " %.3f", median(t[L[i] " " Q[j]])
+      for (i = 1; i <= nl; i++) if (L[i] != "duckdb-parquet") printf " %.2f", ratio(L[i], Q[j])
       print ""
     }
   }' "$work/times.txt" | column -t
