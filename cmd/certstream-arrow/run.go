@@ -29,7 +29,7 @@ type RunCmd struct {
 	FlushInterval   time.Duration `default:"10s" help:"Longest a partly filled batch waits in memory before it is written to its file."`
 	RotateRows      int64         `default:"500000" help:"Publish an open file once it holds this many rows (0: no limit)."`
 	RotateBytes     ByteSize      `default:"256MiB" help:"Publish an open file once it reaches this size (0: no limit)."`
-	RotateAge       time.Duration `default:"5m" help:"Publish an open file once it has been open this long (0: only at the end of its hour)."`
+	RotateAge       time.Duration `default:"30s" help:"Publish an open file once it has been open this long, so that a row is readable at most about this plus --flush-interval after it arrives (0: only at the end of its hour)."`
 	PartitionBy     string        `enum:"received,seen" default:"received" help:"Which time picks a row's hour directory: received (when the archiver read it) or seen (the server's data.seen, for replays; falls back to received when seen is missing, before 2013 or more than a day ahead)."`
 	Collector       string        `placeholder:"NAME" help:"This archiver's name, in its file names and lock (default: the host name). Archivers sharing a dataset root need different names; a second one with the same name is refused."`
 	Fsync           string        `enum:"batch,close" default:"batch" help:"When to fsync: batch (after every record batch: a power cut loses at most one flush interval) or close (only when a file is published)."`

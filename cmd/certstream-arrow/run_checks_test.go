@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 )
 
 // A dataset root that is a filesystem root however spelled, a system
@@ -143,6 +144,48 @@ func TestMemoryLimitQueueBytes(t *testing.T) {
 		r := &RunCmd{MemoryLimit: "auto", QueueSize: tt.queue, QueueBytes: tt.queueBytes, BufferSize: tt.batch}
 		if got, err := r.memoryLimit(); got != tt.want || err != nil {
 			t.Errorf("queue %d, %d bytes, batch %d: %d, %v; want %d", tt.queue, tt.queueBytes, tt.batch, got, err, tt.want)
+		}
+	}
+}
+
+// The defaults validate, with --backfill on too, and keep the data fresh:
+// a row's batch is written at most --flush-interval after it arrives, and
+// its file is published at the first tick after it has been open
+// --rotate-age, so a reader sees every row within a minute of its arrival
+// (TestMeasureFreshness measures the delay).
+func TestRunDefaultsFresh(t *testing.T) {
+	unsetEnv(t, "CERTSTREAM_ARROW_")
+	list := filepath.Join(t.TempDir(), "log_list.json")
+	if err := os.WriteFile(list, []byte(`{"operators":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		args []string
+	}{
+		{"defaults", nil},
+		{"with --backfill", []string{"--backfill", "--log-list", list}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := defaultRunCmd(t, append([]string{"-o", t.TempDir()}, tt.args...)...)
+			if worst := r.publishDelay() + tickInterval(r.FlushInterval); worst > time.Minute {
+				t.Fatalf("--rotate-age %v, --flush-interval %v: a row may wait %v before a published file holds it, want at most 1m",
+					r.RotateAge, r.FlushInterval, worst)
+			}
+		})
+	}
+}
+
+// unsetEnv unsets, for the test, every environment variable whose name
+// starts with prefix, so that flags parsed in it take their defaults.
+func unsetEnv(t *testing.T, prefix string) {
+	t.Helper()
+	for _, kv := range os.Environ() {
+		name, value, _ := strings.Cut(kv, "=")
+		if strings.HasPrefix(name, prefix) {
+			t.Setenv(name, value) // restores it after the test
+			os.Unsetenv(name)
 		}
 	}
 }
