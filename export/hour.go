@@ -2,11 +2,8 @@ package export
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"path"
 	"slices"
@@ -86,29 +83,11 @@ func checkManifest(m *seal.Manifest, hour time.Time) error {
 func (e *Exporter) checkSources(dir string, m *seal.Manifest) error {
 	var errs []error
 	for _, f := range m.Files {
-		errs = append(errs, checkSource(e.src.FS(), path.Join(dir, f.Name), f))
+		if err := seal.CheckFile(e.src.FS(), path.Join(dir, f.Name), f); err != nil {
+			errs = append(errs, fmt.Errorf("%w (run certstream-arrow verify)", err))
+		}
 	}
 	return errors.Join(errs...)
-}
-
-func checkSource(fsys fs.FS, name string, want seal.File) error {
-	f, err := fsys.Open(name)
-	if err != nil {
-		return fmt.Errorf("sealed file %s: %w", name, err)
-	}
-	defer f.Close()
-	h := sha256.New()
-	n, err := io.Copy(h, f)
-	switch {
-	case err != nil:
-		return fmt.Errorf("read sealed file %s: %w", name, err)
-	case n != want.Bytes:
-		return fmt.Errorf("sealed file %s: %d bytes, its manifest says %d (run certstream-arrow verify)", name, n, want.Bytes)
-	case hex.EncodeToString(h.Sum(nil)) != want.SHA256:
-		return fmt.Errorf("sealed file %s: SHA-256 %x, its manifest says %s: the file changed after it was sealed (run certstream-arrow verify)",
-			name, h.Sum(nil), want.SHA256)
-	}
-	return nil
 }
 
 // export writes the hour's Parquet files and record into its work

@@ -90,8 +90,8 @@ func verifyHour(root string, fsys fs.FS, hour time.Time) HourReport {
 	}
 	whole := true
 	for _, f := range m.Files {
-		if p := checkFile(fsys, path.Join(dir, f.Name), f); p != "" {
-			rep.Problems = append(rep.Problems, p)
+		if err := CheckFile(fsys, path.Join(dir, f.Name), f); err != nil {
+			rep.Problems = append(rep.Problems, err.Error())
 			whole = false
 		}
 	}
@@ -105,24 +105,26 @@ func listed(m *Manifest, name string) bool {
 	return slices.ContainsFunc(m.Files, func(f File) bool { return f.Name == name })
 }
 
-// checkFile compares one sealed file with its manifest entry.
-func checkFile(fsys fs.FS, name string, want File) string {
+// CheckFile compares the sealed file name of fsys with its manifest entry:
+// its size, then the SHA-256 of its bytes. The error says which differs
+// (bit rot, a file edited or truncated by hand) or why it cannot be read.
+func CheckFile(fsys fs.FS, name string, want File) error {
 	f, err := fsys.Open(name)
 	if err != nil {
-		return fmt.Sprintf("%s: %v", name, err)
+		return fmt.Errorf("sealed file %s: %w", name, err)
 	}
 	defer f.Close()
 	h := sha256.New()
 	n, err := io.Copy(h, f)
 	switch {
 	case err != nil:
-		return fmt.Sprintf("%s: read: %v", name, err)
+		return fmt.Errorf("read sealed file %s: %w", name, err)
 	case n != want.Bytes:
-		return fmt.Sprintf("%s: %d bytes, manifest says %d", name, n, want.Bytes)
+		return fmt.Errorf("sealed file %s: %d bytes, its manifest says %d", name, n, want.Bytes)
 	case hex.EncodeToString(h.Sum(nil)) != want.SHA256:
-		return fmt.Sprintf("%s: SHA-256 %x, manifest says %s: the file changed after it was sealed", name, h.Sum(nil), want.SHA256)
+		return fmt.Errorf("sealed file %s: SHA-256 %x, its manifest says %s: the file changed after it was sealed", name, h.Sum(nil), want.SHA256)
 	}
-	return ""
+	return nil
 }
 
 // checkRows reads the sealed files back and compares their rows with the

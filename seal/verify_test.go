@@ -48,7 +48,7 @@ func TestVerify(t *testing.T) {
 		}, "SHA-256"},
 		{"truncated", func(t *testing.T, root string, m *Manifest) {
 			os.Truncate(filepath.Join(root, HourDir(hour0), m.Files[0].Name), 100)
-		}, "bytes, manifest says"},
+		}, "bytes, its manifest says"},
 		{"removed", func(t *testing.T, root string, m *Manifest) {
 			os.Remove(filepath.Join(root, HourDir(hour0), m.Files[0].Name))
 		}, "no such file"},
