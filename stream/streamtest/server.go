@@ -290,6 +290,17 @@ func (r *Replay) Session(conn *websocket.Conn, _ int) {
 func (r *Replay) fault(conn *websocket.Conn, f Fault, dial int64, gone <-chan struct{}) {
 	switch f {
 	case Drop:
+		// End the TCP stream (FIN) after what was sent, and close once
+		// the client has hung up: closing at once, with the client's
+		// pings unread, sends a reset, which makes the client's kernel
+		// discard frames it had received but not yet read; how many
+		// then depends on the machine's load, and the test flakes.
+		if tcp, ok := conn.UnderlyingConn().(*net.TCPConn); ok && tcp.CloseWrite() == nil {
+			select {
+			case <-gone:
+			case <-time.After(5 * time.Second):
+			}
+		}
 		conn.UnderlyingConn().Close()
 	case Stall:
 		// Send nothing and answer no ping. Wait for the client to dial
