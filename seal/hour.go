@@ -37,6 +37,8 @@ func (s *Sealer) Seal(ctx context.Context, hour time.Time) (*Manifest, error) {
 		return nil, fmt.Errorf("%s: %w", HourDir(hour), ErrBusy)
 	case st.manifest != nil && !st.whole:
 		return nil, fmt.Errorf("%s: its sealed files are not as its manifest lists them; run certstream-arrow verify", HourDir(hour))
+	case st.manifest == nil && len(st.published) == 0:
+		return nil, fmt.Errorf("%s: %w", HourDir(hour), ErrEmpty)
 	case !st.unsealed():
 		return st.manifest, nil
 	}

@@ -341,6 +341,10 @@ func TestSealRefusesBusyAndLocked(t *testing.T) {
 	if due, _ := s.Due(); slices.Contains(due, hour0) {
 		t.Errorf("busy hour due")
 	}
+	os.Mkdir(filepath.Join(root, HourDir(hour0.Add(5*time.Hour))), 0o755)
+	if m, err := s.Seal(t.Context(), hour0.Add(5*time.Hour)); m != nil || !errors.Is(err, ErrEmpty) {
+		t.Errorf("Seal of an empty hour = %v, %v; want ErrEmpty", m, err)
+	}
 	if _, err := Open(Options{Root: root}); !errors.Is(err, archive.ErrLocked) || !strings.Contains(err.Error(), "seal") {
 		t.Errorf("second Sealer = %v, want ErrLocked", err)
 	}

@@ -34,6 +34,9 @@ var ErrBusy = errors.New("hour has files being written")
 // sealed; the seal was dropped and the hour is left as it was.
 var ErrChanged = errors.New("hour changed while it was being sealed")
 
+// ErrEmpty reports an hour with no published file and no seal.
+var ErrEmpty = errors.New("hour has no published file")
+
 // Options configures a Sealer.
 type Options struct {
 	Root    string
