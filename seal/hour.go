@@ -84,7 +84,8 @@ func (s *Sealer) compact(ctx context.Context, hour time.Time, id string, st hour
 	sch := schema.New(s.opts.Program)
 	rb := array.NewRecordBuilder(s.opts.Allocator, sch)
 	defer rb.Release()
-	srt := &sorter{tree: s.tree, dir: work(hour), schema: sch, mem: s.opts.Allocator, budget: s.opts.MemoryBudget, spillN: spillRows}
+	srt := &sorter{tree: s.tree, dir: work(hour), schema: sch, mem: s.opts.Allocator, budget: s.opts.MemoryBudget,
+		spillN: spillRows, spillB: spillBytes}
 	defer srt.release()
 	damaged, err := s.read(ctx, hour, st, srt, rb, m)
 	if err != nil {

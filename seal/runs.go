@@ -27,7 +27,8 @@ type sorter struct {
 	schema  *arrow.Schema
 	mem     memory.Allocator
 	budget  int64
-	spillN  int // rows per spill batch
+	spillN  int   // rows per spill batch at most
+	spillB  int64 // ... and bytes: the merge holds one batch per run
 	batches []*view
 	bytes   int64
 	spills  []string
@@ -107,14 +108,16 @@ func (s *sorter) spill() (err error) {
 			return err
 		}
 	}
-	n := 0
+	n, bytes := 0, int64(0)
 	for _, r := range s.sorted() {
-		views[r.batch].emit(int(r.row))
-		if n++; n == s.spillN {
+		v := views[r.batch]
+		v.emit(int(r.row))
+		n, bytes = n+1, bytes+v.rowBytes
+		if n == s.spillN || bytes >= s.spillB {
 			if err := writeBatch(w, rb); err != nil {
 				return fmt.Errorf("spill %s: %w", name, err)
 			}
-			n = 0
+			n, bytes = 0, 0
 		}
 	}
 	if n > 0 {
@@ -153,7 +156,7 @@ func (s *sorter) cursors(rb *array.RecordBuilder) ([]cursor, error) {
 			return nil, err
 		}
 		c := &fileCursor{f: f, name: name, rb: rb}
-		if c.rd, err = ipc.NewReader(bufio.NewReaderSize(f, 1<<20), ipc.WithAllocator(s.mem)); err != nil {
+		if c.rd, err = ipc.NewReader(bufio.NewReaderSize(f, 64<<10), ipc.WithAllocator(s.mem)); err != nil {
 			f.Close()
 			closeAll(cs)
 			return nil, fmt.Errorf("read spill %s: %w", name, err)

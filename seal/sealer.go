@@ -69,6 +69,7 @@ const (
 	DefaultBatchBytes   = 32 << 20
 	DefaultFileBytes    = 2 << 30
 	spillRows           = 4096
+	spillBytes          = 1 << 20
 )
 
 func (o *Options) fill() {

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime/debug"
 	"text/tabwriter"
 	"time"
 
@@ -97,6 +98,12 @@ func (c *SealCmd) options(log *slog.Logger) seal.Options {
 func (c *SealCmd) Run(ctx context.Context, log *slog.Logger) error {
 	if _, err := os.Stat(c.Dir); err != nil {
 		return fmt.Errorf("dataset root: %w", err)
+	}
+	// A soft heap limit a little above what sealing holds (--memory of
+	// rows, one batch per spilled run, one output batch) keeps the garbage
+	// collector from letting the heap double.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		defer debug.SetMemoryLimit(debug.SetMemoryLimit(2*int64(c.Memory) + 2*int64(c.BatchBytes) + 128<<20))
 	}
 	if !c.DryRun {
 		if _, err := archive.Recover(c.Dir, log.With("component", "archive")); err != nil {
