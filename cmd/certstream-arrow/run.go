@@ -50,7 +50,7 @@ type RunCmd struct {
 	MaxMessageBytes ByteSize      `default:"16MiB" help:"Largest WebSocket message accepted, counted as read into memory; a larger one drops the connection (close 1009) and is counted."`
 	StatsInterval   time.Duration `default:"60s" help:"Log a stats line this often (0: only once, at exit)."`
 	MetricsAddr     string        `placeholder:"HOST:PORT" help:"Serve Prometheus metrics at /metrics and a health check at /healthz on this address, e.g. 127.0.0.1:9464 (off by default)."`
-	MemoryLimit     string        `default:"auto" placeholder:"SIZE" help:"Soft limit for the Go heap: auto (48MiB plus 8KiB per --buffer-size row and per --queue-size frame, the frames' share capped by --queue-bytes), a size such as 256MiB, or 0 for none. The GOMEMLIMIT environment variable overrides it."`
+	MemoryLimit     string        `default:"auto" placeholder:"SIZE" help:"Soft limit for the Go heap: auto (48MiB plus 8KiB per --buffer-size row and per --queue-size frame, the frames' share capped by --queue-bytes, plus with --seal twice --seal-memory and 96MiB), a size such as 256MiB, or 0 for none. The GOMEMLIMIT environment variable overrides it."`
 
 	backfillFlags `embed:""` // --backfill and its flags: autobackfill.go
 	sealFlags     `embed:""` // --seal and its flags: autoseal.go
@@ -208,7 +208,7 @@ func (r *RunCmd) memoryLimit() (int64, error) {
 		if r.QueueBytes > 0 {
 			queue = min(queue, int64(r.QueueBytes))
 		}
-		return 48<<20 + queue + int64(r.BufferSize)*8<<10, nil
+		return 48<<20 + queue + int64(r.BufferSize)*8<<10 + r.sealMemory(), nil
 	case "0", "":
 		return 0, nil
 	}
@@ -217,6 +217,16 @@ func (r *RunCmd) memoryLimit() (int64, error) {
 		return 0, fmt.Errorf("--memory-limit: %w", err)
 	}
 	return int64(b), nil
+}
+
+// sealMemory is what background sealing adds to the auto memory limit:
+// its rows in memory, twice (the collector frees them only as it runs),
+// plus an output batch and a batch per spilled run.
+func (r *RunCmd) sealMemory() int64 {
+	if !r.Seal {
+		return 0
+	}
+	return 2*int64(r.SealMemory) + 96<<20
 }
 
 // tlsConfig returns nil (system roots) unless --ca-file adds roots.
