@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"path"
 	"slices"
 	"time"
 
@@ -76,7 +77,7 @@ func (n *neighbours) load(t *archive.Tree, hour time.Time) error {
 	}
 	bad, err := archive.Walk(t.Name(), archive.Visitor{
 		Hour:  func(h time.Time) bool { return h.Equal(hour) },
-		Skip:  func(pf archive.PublishedFile) bool { return sealed[baseName(pf.Path)] },
+		Skip:  func(pf archive.PublishedFile) bool { return sealed[path.Base(pf.Path)] },
 		Batch: func(_ archive.PublishedFile, rec arrow.RecordBatch) error { return n.live.Add(rec) },
 	})
 	if err != nil {
@@ -97,13 +98,4 @@ func filesPresent(t *archive.Tree, dir string, m *Manifest) bool {
 		}
 	}
 	return true
-}
-
-func baseName(p string) string {
-	for i := len(p) - 1; i >= 0; i-- {
-		if p[i] == '/' {
-			return p[i+1:]
-		}
-	}
-	return p
 }
