@@ -34,7 +34,7 @@
 #                         here keeps the batches of the live rate.
 #   --rotate-age DURATION BENCH_ROTATE_AGE     30s: run's --rotate-age
 #   --runs N              BENCH_RUNS           5 query runs after one warm-up;
-#                         tables give medians
+#                         times are medians, ratios the median of each run's
 #   --seal 'FLAGS'        BENCH_SEALS          '--batch-rows 65536'; repeatable (the
 #                         variable: flag sets separated by ';'), one sealed layout each
 #   --live DIR            BENCH_LIVE           a live layout generated before, only
