@@ -1,6 +1,7 @@
 package export
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -67,9 +68,9 @@ type Options struct {
 }
 
 func (o *Options) fill() {
-	o.ZstdLevel = cmp0(o.ZstdLevel, DefaultZstdLevel)
-	o.RowGroupRows = cmp0(o.RowGroupRows, DefaultRowGroupRows)
-	o.RowGroupBytes = cmp0(o.RowGroupBytes, DefaultRowGroupBytes)
+	o.ZstdLevel = cmp.Or(o.ZstdLevel, DefaultZstdLevel)
+	o.RowGroupRows = cmp.Or(o.RowGroupRows, DefaultRowGroupRows)
+	o.RowGroupBytes = cmp.Or(o.RowGroupBytes, DefaultRowGroupBytes)
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator
 	}
@@ -79,18 +80,10 @@ func (o *Options) fill() {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	o.sliceRows = cmp0(o.sliceRows, sliceRows)
+	o.sliceRows = cmp.Or(o.sliceRows, sliceRows)
 	if o.crash == nil {
 		o.crash = func(string) error { return nil }
 	}
-}
-
-func cmp0[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Status is what became of an hour.

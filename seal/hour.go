@@ -154,8 +154,12 @@ func (s *Sealer) read(ctx context.Context, hour time.Time, st hourState, srt *so
 				return err
 			}
 			src.Rows += rec.NumRows()
-			damaged = appendDamaged(damaged, rec, rb)
-			return srt.add(rec, rb)
+			v, err := bind(rec, rb)
+			if err != nil {
+				return err
+			}
+			damaged = appendDamaged(damaged, v)
+			return srt.add(v)
 		},
 		File: func(pf archive.PublishedFile) { src.Bytes = pf.Size },
 	})
@@ -171,12 +175,9 @@ func (s *Sealer) read(ctx context.Context, hour time.Time, st hourState, srt *so
 	return damaged, nil
 }
 
-func appendDamaged(keys []Key, rec arrow.RecordBatch, rb *array.RecordBuilder) []Key {
-	v, err := bind(rec, rb)
-	if err != nil {
-		return keys // the sorter reports it
-	}
-	for i := range int(rec.NumRows()) {
+// appendDamaged appends the keys of v's damaged rows.
+func appendDamaged(keys []Key, v *view) []Key {
+	for i := range int(v.rec.NumRows()) {
 		if v.keyed(i) && v.damaged(i) {
 			keys = append(keys, Key{Log: strings.Clone(v.url.Value(i)), Index: v.index.Value(i)})
 		}
@@ -203,7 +204,11 @@ func (s *Sealer) repair(ctx context.Context, keys []Key, srt *sorter, rb *array.
 		}
 		rec := b.NewRecordBatch()
 		defer rec.Release()
-		addErr = srt.add(rec, rb)
+		v, err := bind(rec, rb)
+		if err == nil {
+			err = srt.add(v)
+		}
+		addErr = err
 		return addErr
 	}
 	err := s.opts.Repairer.Repair(ctx, keys, func(_ Key, u *stream.Update) error {

@@ -56,16 +56,12 @@ func compareRefs(a, b ref) int {
 	return cmp.Or(cmp.Compare(a.url, b.url), cmp.Compare(a.index, b.index))
 }
 
-// add holds rec (retaining it) and spills the held rows once they reach
-// the budget.
-func (s *sorter) add(rec arrow.RecordBatch, rb *array.RecordBuilder) error {
-	v, err := bind(rec, rb)
-	if err != nil {
-		return err
-	}
-	rec.Retain()
+// add holds v's batch (retaining it) and spills the held rows once they
+// reach the budget.
+func (s *sorter) add(v *view) error {
+	v.rec.Retain()
 	s.batches = append(s.batches, v)
-	s.bytes += recordBytes(rec)
+	s.bytes += recordBytes(v.rec)
 	if s.bytes >= s.budget {
 		return s.spill()
 	}

@@ -1,6 +1,7 @@
 package seal
 
 import (
+	"cmp"
 	"crypto/rand"
 	"encoding/hex"
 	"errors"
@@ -73,11 +74,11 @@ const (
 )
 
 func (o *Options) fill() {
-	o.After = cmp0(o.After, DefaultAfter)
-	o.MemoryBudget = cmp0(o.MemoryBudget, DefaultMemoryBudget)
-	o.BatchRows = cmp0(o.BatchRows, DefaultBatchRows)
-	o.BatchBytes = cmp0(o.BatchBytes, DefaultBatchBytes)
-	o.FileBytes = cmp0(o.FileBytes, DefaultFileBytes)
+	o.After = cmp.Or(o.After, DefaultAfter)
+	o.MemoryBudget = cmp.Or(o.MemoryBudget, DefaultMemoryBudget)
+	o.BatchRows = cmp.Or(o.BatchRows, DefaultBatchRows)
+	o.BatchBytes = cmp.Or(o.BatchBytes, DefaultBatchBytes)
+	o.FileBytes = cmp.Or(o.FileBytes, DefaultFileBytes)
 	if o.Allocator == nil {
 		o.Allocator = memory.DefaultAllocator
 	}
@@ -90,14 +91,6 @@ func (o *Options) fill() {
 	if o.crash == nil {
 		o.crash = func(string) error { return nil }
 	}
-}
-
-func cmp0[T comparable](v, def T) T {
-	var zero T
-	if v == zero {
-		return def
-	}
-	return v
 }
 
 // Sealer seals the hours of one dataset. It holds the dataset's seal lock

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -190,9 +189,7 @@ const maxHolesShown = 20
 func (c *BackfillCmd) printPlan(plans []backfill.LogPlan) error {
 	out := c.output()
 	if c.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(out, struct {
 			Logs []backfill.LogPlan `json:"logs"`
 		}{plans})
 	}
@@ -225,9 +222,7 @@ func (c *BackfillCmd) printPlan(plans []backfill.LogPlan) error {
 func (c *BackfillCmd) printSummary(sum backfill.Summary, published, files int64) error {
 	out := c.output()
 	if c.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(out, struct {
 			backfill.Summary
 			Published      int64 `json:"published_rows"`
 			FilesPublished int64 `json:"files_published"`

@@ -1,6 +1,9 @@
 package main
 
 import (
+	"encoding/json"
+	"io"
+	"os"
 	"runtime/debug"
 
 	"github.com/alecthomas/kong"
@@ -73,4 +76,19 @@ func programVersion() string {
 		return bi.Main.Version
 	}
 	return "devel"
+}
+
+// stdout returns w, or os.Stdout when w is nil (commands' tests set w).
+func stdout(w io.Writer) io.Writer {
+	if w == nil {
+		return os.Stdout
+	}
+	return w
+}
+
+// writeJSON prints v as indented JSON: the --json output of every command.
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
 }

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -223,10 +222,7 @@ type exportLine struct {
 }
 
 func (c *ExportCmd) print(res []export.HourResult) error {
-	out := c.out
-	if out == nil {
-		out = os.Stdout
-	}
+	out := stdout(c.out)
 	lines := make([]exportLine, 0, len(res))
 	for _, r := range res {
 		l := exportLine{Hour: seal.HourName(r.Hour), Status: r.Status, Manifest: r.ManifestID, Rows: r.Rows, Files: r.Files, Bytes: r.Bytes()}
@@ -236,9 +232,7 @@ func (c *ExportCmd) print(res []export.HourResult) error {
 		lines = append(lines, l)
 	}
 	if c.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(out, struct {
 			Hours []exportLine `json:"hours"`
 		}{lines})
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -104,14 +103,9 @@ func (c *InspectCmd) Run() error {
 	}
 	rep.finish(cov, hours, unreadable)
 	rep.checkSealed(c.Dir, fileRows)
-	out := c.out
-	if out == nil {
-		out = os.Stdout
-	}
+	out := stdout(c.out)
 	if c.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(rep)
+		return writeJSON(out, rep)
 	}
 	rep.print(out)
 	return nil

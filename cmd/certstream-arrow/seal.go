@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -162,14 +161,9 @@ func logSealed(log *slog.Logger, m *seal.Manifest, took time.Duration, dry bool)
 }
 
 func (c *SealCmd) print(ms []*seal.Manifest) error {
-	out := c.out
-	if out == nil {
-		out = os.Stdout
-	}
+	out := stdout(c.out)
 	if c.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(out, struct {
 			Hours []*seal.Manifest `json:"hours"`
 		}{ms})
 	}

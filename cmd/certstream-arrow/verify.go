@@ -1,11 +1,9 @@
 package main
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"text/tabwriter"
 	"time"
@@ -80,14 +78,9 @@ func (c *VerifyCmd) Run() error {
 }
 
 func (c *VerifyCmd) print(lines []verifyLine) error {
-	out := c.out
-	if out == nil {
-		out = os.Stdout
-	}
+	out := stdout(c.out)
 	if c.JSON {
-		enc := json.NewEncoder(out)
-		enc.SetIndent("", "  ")
-		return enc.Encode(struct {
+		return writeJSON(out, struct {
 			Hours []verifyLine `json:"hours"`
 		}{lines})
 	}
