@@ -45,7 +45,7 @@ func (c *SealCmd) Validate() error {
 	if err := checkDatasetRoot("DIR", c.Dir); err != nil {
 		return err
 	}
-	if _, err := c.hours(); err != nil {
+	if _, err := parseHourFlag(c.Hour); err != nil {
 		return err
 	}
 	checks := []struct {
@@ -69,10 +69,10 @@ func (c *SealCmd) Validate() error {
 	return nil
 }
 
-// hours parses --hour.
-func (c *SealCmd) hours() ([]time.Time, error) {
+// parseHourFlag parses the values of an --hour flag.
+func parseHourFlag(vals []string) ([]time.Time, error) {
 	var hs []time.Time
-	for _, s := range c.Hour {
+	for _, s := range vals {
 		h, err := time.Parse(archive.HourFormat, s)
 		if err != nil {
 			return nil, fmt.Errorf("--hour %q: want YYYY-MM-DDTHH, e.g. 2026-11-24T13", s)
@@ -125,7 +125,7 @@ func (c *SealCmd) Run(ctx context.Context, log *slog.Logger) error {
 		return err
 	}
 	defer s.Close()
-	hours, _ := c.hours()
+	hours, _ := parseHourFlag(c.Hour)
 	if len(hours) == 0 {
 		if hours, err = s.Due(); err != nil {
 			return err

@@ -28,7 +28,7 @@ func (c *VerifyCmd) Validate() error {
 	if err := checkDatasetRoot("DIR", c.Dir); err != nil {
 		return err
 	}
-	_, err := (&SealCmd{Hour: c.Hour}).hours()
+	_, err := parseHourFlag(c.Hour)
 	return err
 }
 
@@ -44,7 +44,7 @@ type verifyLine struct {
 // Run verifies and prints one line per hour, then the problems; the exit
 // status is non-zero if any sealed hour has one.
 func (c *VerifyCmd) Run() error {
-	hours, _ := (&SealCmd{Hour: c.Hour}).hours()
+	hours, _ := parseHourFlag(c.Hour)
 	var pick func(time.Time) bool
 	if len(hours) > 0 {
 		pick = func(h time.Time) bool { return slices.ContainsFunc(hours, h.Equal) }
